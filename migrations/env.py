@@ -1,0 +1,49 @@
+"""Alembic environment: the models' metadata, the URL from the application config."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from purchasing.config import load_config
+from purchasing.db import make_engine
+from purchasing.models import metadata
+
+config = context.config
+
+
+def _url() -> str:
+    return config.attributes.get("database_url") or load_config()["DATABASE_URL"]
+
+
+def run_migrations_offline() -> None:
+    context.configure(url=_url(), target_metadata=metadata, literal_binds=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _run(connection)
+        return
+    engine = make_engine(_url())
+    with engine.connect() as connection:
+        _run(connection)
+    engine.dispose()
+
+
+def _run(connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        compare_type=True,
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

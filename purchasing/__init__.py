@@ -1,0 +1,53 @@
+"""Centrale: order and billing service of a public purchasing centre."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+
+from purchasing import api, db, web
+from purchasing.config import INSTANCE_DIR, load_config
+
+csrf = CSRFProtect()
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_path=str(INSTANCE_DIR))
+    app.config.update(load_config(overrides))
+
+    db.init_app(app)
+    api.init_app(app)
+    web.init_app(app)
+    _init_security(app)
+    _register_blueprints(app)
+    return app
+
+
+def _init_security(app: Flask) -> None:
+    from purchasing.auth import access
+
+    # CSRF is checked on pages only: API routes take bearer tokens, never cookies.
+    app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
+    csrf.init_app(app)
+    access.init_app(app)
+
+    @app.before_request
+    def _csrf_on_pages() -> None:
+        from flask import request
+
+        if request.method in {"POST", "PUT", "PATCH", "DELETE"} and not request.path.startswith(
+            access.API_PREFIX
+        ):
+            csrf.protect()
+
+
+def _register_blueprints(app: Flask) -> None:
+    """Every blueprint, listed explicitly: what the application serves is read here."""
+    from purchasing.auth import views as auth_views
+    from purchasing.catalog import views as catalog_views
+    from purchasing.members import views as members_views
+
+    for page_bp in (web.bp, auth_views.bp):
+        app.register_blueprint(page_bp)
+    for api_bp in (auth_views.api_bp, members_views.api_bp, catalog_views.api_bp):
+        api.api.register_blueprint(api_bp)

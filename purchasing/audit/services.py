@@ -1,0 +1,86 @@
+"""Recording and reading the audit trail.
+
+``record_change`` adds to the caller's transaction: the record lands with the change it
+describes, or not at all.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import inspect, select
+from sqlalchemy.orm import Session
+
+from purchasing.audit.models import AuditRecord
+from purchasing.auth.roles import Actor
+
+
+def snapshot(obj: Any, *, exclude: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The column values of an ORM object, as JSON-safe values."""
+    mapper = inspect(obj).mapper
+    return {
+        attr.key: _json_safe(getattr(obj, attr.key))
+        for attr in mapper.column_attrs
+        if attr.key not in exclude
+    }
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
+
+
+def record_change(
+    session: Session,
+    *,
+    actor: Actor | None,
+    action: str,
+    entity: str,
+    entity_id: Any,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditRecord:
+    """Add an audit record to the session; the caller's commit makes it durable."""
+    if before is not None and after is not None:
+        # Keep only what changed, so a reader sees the change, not the whole row twice.
+        changed = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
+        before = {k: v for k, v in before.items() if k in changed}
+        after = {k: v for k, v in after.items() if k in changed}
+    record = AuditRecord(
+        actor_id=actor.id if actor is not None else None,
+        actor_label=actor.email if actor is not None else "system",
+        action=action,
+        entity=entity,
+        entity_id=str(entity_id),
+        before=before,
+        after=after,
+    )
+    session.add(record)
+    return record
+
+
+def list_records(
+    session: Session,
+    *,
+    entity: str | None = None,
+    entity_id: str | None = None,
+    action: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[AuditRecord]:
+    query = select(AuditRecord).order_by(AuditRecord.id.desc())
+    if entity:
+        query = query.where(AuditRecord.entity == entity)
+    if entity_id:
+        query = query.where(AuditRecord.entity_id == entity_id)
+    if action:
+        query = query.where(AuditRecord.action == action)
+    return list(session.scalars(query.limit(limit).offset(offset)))

@@ -1,0 +1,164 @@
+"""Use cases of accounts: create users, check passwords, issue and revoke API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from purchasing.audit.services import record_change, snapshot
+from purchasing.auth.models import ApiToken, User
+from purchasing.auth.roles import Actor, Role
+from purchasing.db import utcnow
+from purchasing.errors import Conflict, NotFound, ValidationFailed
+
+_hasher = PasswordHasher()
+#: Hash checked when the e-mail is unknown, so timing does not reveal which e-mails exist.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+TOKEN_PREFIX = "ctl_"
+MIN_PASSWORD_LENGTH = 10
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: ApiToken
+    secret: str
+
+
+def hash_token(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_user(
+    session: Session,
+    *,
+    email: str,
+    role: Role | str,
+    member_id: int | None = None,
+    password: str | None = None,
+    full_name: str = "",
+    created_by: Actor | None,
+) -> User:
+    email = email.strip().lower()
+    if "@" not in email or len(email) > 254:
+        raise ValidationFailed("not a valid e-mail address", field="email")
+    try:
+        role = Role(role)
+    except ValueError:
+        allowed = ", ".join(r.value for r in Role)
+        raise ValidationFailed(f"unknown role; one of {allowed}", field="role") from None
+    if role is Role.MEMBER and member_id is None:
+        raise ValidationFailed("a member user must be bound to a member", field="member_id")
+    if role is not Role.MEMBER and member_id is not None:
+        raise ValidationFailed("only a member user is bound to a member", field="member_id")
+    if member_id is not None:
+        from purchasing.members.models import Member  # members sits below auth's users
+
+        if session.get(Member, member_id) is None:
+            raise ValidationFailed(f"no member with id {member_id}", field="member_id")
+    if password is not None and len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed(
+            f"at least {MIN_PASSWORD_LENGTH} characters", field="password"
+        )
+    if session.scalar(select(func.count()).where(User.email == email)):
+        raise Conflict("a user with this e-mail already exists", field="email")
+    user = User(
+        email=email,
+        role=role,
+        member_id=member_id,
+        full_name=full_name,
+        password_hash=_hasher.hash(password) if password else None,
+    )
+    session.add(user)
+    session.flush()
+    record_change(
+        session,
+        actor=created_by,
+        action="user.created",
+        entity="user",
+        entity_id=user.id,
+        after=snapshot(user, exclude=frozenset({"password_hash"})),
+    )
+    session.commit()
+    return user
+
+
+def authenticate(session: Session, email: str, password: str) -> User | None:
+    """The active user with this e-mail and password, or None."""
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None or user.password_hash is None:
+        _verify(_DUMMY_HASH, password)
+        return None
+    if not _verify(user.password_hash, password) or not user.active:
+        return None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+        session.commit()
+    return user
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def issue_token(
+    session: Session, *, user_id: int, label: str = "", issued_by: Actor | None
+) -> IssuedToken:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"no user with id {user_id}", field="user_id")
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(user_id=user.id, token_hash=hash_token(secret), label=label)
+    session.add(token)
+    session.flush()
+    record_change(
+        session,
+        actor=issued_by,
+        action="token.issued",
+        entity="api_token",
+        entity_id=token.id,
+        after={"user_id": user.id, "label": label},
+    )
+    session.commit()
+    return IssuedToken(token=token, secret=secret)
+
+
+def list_tokens(session: Session, *, user_id: int) -> list[ApiToken]:
+    query = select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.id)
+    return list(session.scalars(query))
+
+
+def revoke_token(session: Session, *, token_id: int, revoked_by: Actor) -> ApiToken:
+    token = session.get(ApiToken, token_id)
+    if token is None or (revoked_by.role is not Role.ADMIN and token.user_id != revoked_by.id):
+        raise NotFound(f"no token with id {token_id}", field="token_id")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        record_change(
+            session,
+            actor=revoked_by,
+            action="token.revoked",
+            entity="api_token",
+            entity_id=token.id,
+            after={"revoked_at": token.revoked_at.isoformat()},
+        )
+        session.commit()
+    return token
+
+
+def user_for_token(session: Session, secret: str) -> User | None:
+    """The active user holding this bearer token, if it is valid and not revoked."""
+    if not secret.startswith(TOKEN_PREFIX):
+        return None
+    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(secret)))
+    if token is None or token.revoked_at is not None or not token.user.active:
+        return None
+    return token.user

@@ -1,0 +1,1 @@
+"""The catalogue: families, suppliers, products and their price versions."""

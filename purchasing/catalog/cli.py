@@ -1,0 +1,6 @@
+import click
+
+
+@click.group("catalog")
+def catalog() -> None:
+    """catalog commands."""

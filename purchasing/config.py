@@ -1,0 +1,43 @@
+"""Configuration read from the environment, with safe defaults for a laptop."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = PROJECT_ROOT / "instance"
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{INSTANCE_DIR / 'centrale.sqlite3'}"
+
+
+def load_config(overrides: dict | None = None) -> dict:
+    """Settings for ``create_app``: environment first, then ``overrides`` (tests)."""
+    config = {
+        "SECRET_KEY": os.environ.get("SECRET_KEY", "dev-only-secret-change-me"),
+        "DATABASE_URL": os.environ.get("DATABASE_URL") or default_database_url(),
+        "CATALOG_DIR": os.environ.get("CATALOG_DIR", str(PROJECT_ROOT / "catalog")),
+        # The seller on every document: the syndicat's own identity (sample values).
+        "SELLER": {
+            "name": os.environ.get("SELLER_NAME", "Syndicat mixte numérique Nord – Pas-de-Calais"),
+            "siret": os.environ.get("SELLER_SIRET", "20005478800017"),
+        },
+        # flask-smorest / OpenAPI
+        "API_TITLE": "Centrale API",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api/v1",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "docs",
+        "OPENAPI_SWAGGER_UI_URL": "/api/v1/docs/static/",
+        # Cookies: secure flag on by default, off only for the local demo over http.
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "1") == "1",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "WTF_CSRF_TIME_LIMIT": None,
+    }
+    config.update(overrides or {})
+    return config

@@ -1,0 +1,1 @@
+"""Members, adhesions and the adhesion fee schedule."""

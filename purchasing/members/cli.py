@@ -1,0 +1,6 @@
+import click
+
+
+@click.group("members")
+def members() -> None:
+    """members commands."""

@@ -1,0 +1,11 @@
+"""Every model of every domain, imported so that ``metadata`` is complete (Alembic, tests)."""
+
+from purchasing.audit.models import AuditRecord
+from purchasing.auth.models import ApiToken, User
+from purchasing.catalog.models import *  # noqa: F403 - the catalogue's tables
+from purchasing.db import Base
+from purchasing.members.models import *  # noqa: F403 - the members' tables
+
+metadata = Base.metadata
+
+__all__ = ["ApiToken", "AuditRecord", "User", "metadata"]

@@ -1,0 +1,140 @@
+"""Test fixtures: a real database (SQLite file, or PostgreSQL from TEST_DATABASE_URL).
+
+The schema is built once per run; each test runs inside a transaction that is rolled back
+at its end. Services commit as usual: with ``join_transaction_mode="create_savepoint"``
+their commits only release a savepoint of that outer transaction.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from purchasing import create_app
+from purchasing.db import make_engine
+from purchasing.models import metadata
+from tests.factories import make_user
+
+
+def _database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+
+
+def _drop_everything(engine: Engine) -> None:
+    metadata.drop_all(engine)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return _database_url(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    _drop_everything(engine)  # a previous run killed half-way may have left tables
+    metadata.create_all(engine)
+    yield engine
+    _drop_everything(engine)  # leave the shared PostgreSQL database as we found it
+    engine.dispose()
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        yield connection
+        transaction.rollback()
+
+
+@pytest.fixture
+def session_factory(connection: Connection) -> sessionmaker[Session]:
+    return sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+
+
+@pytest.fixture
+def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
+    with session_factory() as session:
+        yield session
+
+
+@pytest.fixture
+def app(database_url: str, session_factory: sessionmaker[Session]) -> Flask:
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "test-secret",
+            "SESSION_COOKIE_SECURE": False,
+        }
+    )
+    # Requests share the test's connection, so they see its data and are rolled back with it.
+    app.extensions["centrale.sessionmaker"] = session_factory
+    return app
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+class ApiClient:
+    """A test client that sends a bearer token and speaks JSON under /api/v1."""
+
+    def __init__(self, client: FlaskClient, token: str | None) -> None:
+        self.client = client
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+
+    def request(self, method: str, path: str, **kwargs):
+        return self.client.open(f"/api/v1{path}", method=method, headers=self.headers, **kwargs)
+
+    def get(self, path: str, **kwargs):
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs):
+        return self.request("POST", path, **kwargs)
+
+    def put(self, path: str, **kwargs):
+        return self.request("PUT", path, **kwargs)
+
+    def patch(self, path: str, **kwargs):
+        return self.request("PATCH", path, **kwargs)
+
+    def delete(self, path: str, **kwargs):
+        return self.request("DELETE", path, **kwargs)
+
+
+@pytest.fixture
+def api_as(client: FlaskClient, session: Session):
+    """``api_as("finance")`` or ``api_as("member", member=m)``: an API client with a token."""
+
+    def make(role: str | None, **user_kwargs) -> ApiClient:
+        if role is None:
+            return ApiClient(client, None)
+        _user, token = make_user(session, role=role, **user_kwargs)
+        return ApiClient(client, token)
+
+    return make
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    on_postgres = os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql")
+    if on_postgres:
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL (set TEST_DATABASE_URL)")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
