@@ -1,1 +1,275 @@
-__all__: list[str] = []
+"""The catalogue's tables: chart of accounts, families, suppliers, products, price versions."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import CheckConstraint, Date, Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+
+from purchasing.catalog.pricing import (
+    Billing,
+    PriceTerms,
+    PurchaseMode,
+    Validity,
+    effective_sale_price,
+    effective_setup_fee_price,
+)
+from purchasing.db import Base, Rate, utcnow
+
+__all__ = ["Account", "PriceVersion", "Product", "ProductFamily", "Supplier"]
+
+
+def _enum_type(enum_class: type[enum.Enum]) -> Enum:
+    """A portable enum column storing the members' values ('one_off'), not their names."""
+    return Enum(
+        enum_class,
+        native_enum=False,
+        length=20,
+        values_callable=lambda members: [m.value for m in members],
+    )
+
+
+class AccountKind(enum.StrEnum):
+    """What an account records, from its class (first digit) in the M4 nomenclature.
+
+    The annex budget of the purchasing centre has an operating section only: no class 2
+    (fixed assets) nor 3 (stocks: the centre never holds goods). Class 1 carries the result
+    from one year to the next.
+    """
+
+    RESULT = "result"  # class 1: result of the year and results carried forward
+    THIRD_PARTY = "third_party"  # class 4: members, suppliers, VAT, grants receivable
+    TREASURY = "treasury"  # class 5: the account at the Trésor
+    EXPENSE = "expense"  # class 6
+    REVENUE = "revenue"  # class 7
+
+    @classmethod
+    def of_number(cls, number: str) -> AccountKind:
+        """The kind of an account number; ValueError for a class the chart does not hold."""
+        kind = _KIND_BY_CLASS.get(number[:1])
+        if kind is None:
+            raise ValueError(
+                f"account class {number[:1]!r} is outside the annex budget's chart "
+                "(classes 1, 4, 5, 6 and 7)"
+            )
+        return kind
+
+
+_KIND_BY_CLASS = {
+    "1": AccountKind.RESULT,
+    "4": AccountKind.THIRD_PARTY,
+    "5": AccountKind.TREASURY,
+    "6": AccountKind.EXPENSE,
+    "7": AccountKind.REVENUE,
+}
+
+
+class Account(Base):
+    """An account of the chart (plan de comptes M4), loaded from ``catalog/accounts.yaml``."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(10), unique=True)
+    label: Mapped[str] = mapped_column(String(200))
+    #: Derived from the number's first digit when the number is set; never set by hand.
+    kind: Mapped[AccountKind] = mapped_column(_enum_type(AccountKind))
+
+    @validates("number")
+    def _derive_kind(self, _key: str, number: str) -> str:
+        self.kind = AccountKind.of_number(number)
+        return number
+
+    def __repr__(self) -> str:
+        return f"<Account {self.number} {self.label!r}>"
+
+
+class ProductFamily(Base):
+    """A family of the catalogue: its resale margin, purchase mode and ledger accounts."""
+
+    __tablename__ = "product_families"
+    __table_args__ = (
+        CheckConstraint("margin_rate >= 0 AND margin_rate < 1", name="margin_rate_range"),
+        # The member of an intermediary family pays the supplier directly: nothing to add.
+        CheckConstraint(
+            "purchase_mode = 'wholesaler' OR margin_rate = 0", name="intermediary_has_no_margin"
+        ),
+        # A wholesaler family's sales and purchases go through the centre's books.
+        CheckConstraint(
+            "purchase_mode = 'intermediary' OR "
+            "(sales_account_id IS NOT NULL AND purchase_account_id IS NOT NULL)",
+            name="wholesaler_has_accounts",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    purchase_mode: Mapped[PurchaseMode] = mapped_column(_enum_type(PurchaseMode))
+    #: Resale margin: sale price = supplier cost x (1 + rate). Price versions copy it when
+    #: they are recorded, so a later change never reprices a version already in force.
+    margin_rate: Mapped[Decimal] = mapped_column(Rate)
+    #: Revenue account (706x services, 707x goods) credited when the centre resells.
+    sales_account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    #: Expense account (604x services, 607x goods) debited when the centre buys.
+    purchase_account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+
+    sales_account: Mapped[Account | None] = relationship(foreign_keys=[sales_account_id])
+    purchase_account: Mapped[Account | None] = relationship(foreign_keys=[purchase_account_id])
+    products: Mapped[list[Product]] = relationship(back_populates="family")
+
+    def __repr__(self) -> str:
+        return f"<ProductFamily {self.code}>"
+
+
+class Supplier(Base):
+    """A holder of one of the centre's framework markets."""
+
+    __tablename__ = "suppliers"
+    __table_args__ = (CheckConstraint("length(siret) = 14", name="siret_has_14_digits"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    siret: Mapped[str] = mapped_column(String(14), unique=True)
+    #: Intra-community VAT number (FR + key + SIREN), when the supplier gave one.
+    vat_number: Mapped[str | None] = mapped_column(String(20))
+    address: Mapped[str] = mapped_column(String(300))
+    postal_code: Mapped[str] = mapped_column(String(10))
+    city: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str] = mapped_column(String(254))
+
+    products: Mapped[list[Product]] = relationship(back_populates="supplier")
+
+    def __repr__(self) -> str:
+        return f"<Supplier {self.code}>"
+
+
+class Product(Base):
+    """An item members can order, bought from one supplier under one framework market."""
+
+    __tablename__ = "products"
+    __table_args__ = (CheckConstraint("vat_rate >= 0 AND vat_rate < 1", name="vat_rate_range"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sku: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    family_id: Mapped[int] = mapped_column(ForeignKey("product_families.id"), index=True)
+    supplier_id: Mapped[int] = mapped_column(ForeignKey("suppliers.id"), index=True)
+    #: The framework market (marché) and lot the item is bought under: "MAR-2023-04 lot 2".
+    market_reference: Mapped[str] = mapped_column(String(100))
+    #: What one unit is, as a member reads it: "lien", "caméra", "licence", "jour"...
+    unit: Mapped[str] = mapped_column(String(30))
+    billing: Mapped[Billing] = mapped_column(_enum_type(Billing))
+    vat_rate: Mapped[Decimal] = mapped_column(Rate)
+    #: The FEDER grant may lower its price for the least-populated communes.
+    subsidy_eligible: Mapped[bool] = mapped_column(default=False)
+    #: An inactive product stays for the orders that reference it but is no longer offered.
+    active: Mapped[bool] = mapped_column(default=True)
+    #: Overrides of the family's accounts, for an item of another nature than its family's
+    #: (a camera is goods, 707x, in a family of services, 706x). None: the family's.
+    sales_account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    purchase_account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+
+    family: Mapped[ProductFamily] = relationship(back_populates="products")
+    supplier: Mapped[Supplier] = relationship(back_populates="products")
+    sales_account: Mapped[Account | None] = relationship(foreign_keys=[sales_account_id])
+    purchase_account: Mapped[Account | None] = relationship(foreign_keys=[purchase_account_id])
+    price_versions: Mapped[list[PriceVersion]] = relationship(
+        back_populates="product", order_by="PriceVersion.valid_from"
+    )
+
+    @property
+    def ledger_sales_account(self) -> Account | None:
+        """The revenue account of a resale: the product's own, else its family's."""
+        return self.sales_account or self.family.sales_account
+
+    @property
+    def ledger_purchase_account(self) -> Account | None:
+        """The expense account of a purchase: the product's own, else its family's."""
+        return self.purchase_account or self.family.purchase_account
+
+    def price_version_on(self, day: date) -> PriceVersion | None:
+        """The version in force on ``day`` among the loaded versions, if any."""
+        return next((v for v in self.price_versions if v.validity.covers(day)), None)
+
+    def __repr__(self) -> str:
+        return f"<Product {self.sku}>"
+
+
+class PriceVersion(Base):
+    """The prices of a product over a period; versions of one product never overlap.
+
+    Overlaps are refused by the catalogue's services and loader; the unique start date is
+    the part of that rule a portable constraint can hold.
+    """
+
+    __tablename__ = "price_versions"
+    __table_args__ = (
+        UniqueConstraint("product_id", "valid_from"),
+        CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="valid_to_not_before"),
+        CheckConstraint("supplier_cost >= 0", name="supplier_cost_not_negative"),
+        CheckConstraint("sale_price IS NULL OR sale_price >= 0", name="sale_price_not_negative"),
+        CheckConstraint(
+            "setup_fee_cost IS NULL OR setup_fee_cost >= 0", name="setup_fee_cost_not_negative"
+        ),
+        CheckConstraint(
+            "setup_fee_price IS NULL OR (setup_fee_cost IS NOT NULL AND setup_fee_price >= 0)",
+            name="setup_fee_price_has_cost",
+        ),
+        CheckConstraint("margin_rate >= 0 AND margin_rate < 1", name="margin_rate_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    #: First day the prices apply.
+    valid_from: Mapped[date] = mapped_column(Date)
+    #: Last day the prices apply, included; None while no later version is known.
+    valid_to: Mapped[date | None] = mapped_column(Date)
+    supplier_cost: Mapped[Decimal]
+    #: Set only to override the price derived from the cost and the margin rate.
+    sale_price: Mapped[Decimal | None]
+    #: The family's margin rate when the version was recorded: derived prices of a version
+    #: stay what they were when it applied, whatever the family's rate becomes later.
+    margin_rate: Mapped[Decimal] = mapped_column(Rate)
+    #: One-off fee charged at commissioning of a recurring item, when it carries one.
+    setup_fee_cost: Mapped[Decimal | None]
+    #: Set only to override the fee derived from its cost and the margin rate.
+    setup_fee_price: Mapped[Decimal | None]
+    note: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    product: Mapped[Product] = relationship(back_populates="price_versions")
+
+    @property
+    def validity(self) -> Validity:
+        return Validity(self.valid_from, self.valid_to)
+
+    @property
+    def terms(self) -> PriceTerms:
+        return PriceTerms(
+            supplier_cost=self.supplier_cost,
+            sale_price=self.sale_price,
+            setup_fee_cost=self.setup_fee_cost,
+            setup_fee_price=self.setup_fee_price,
+        )
+
+    @property
+    def effective_sale_price(self) -> Decimal:
+        """The price a member pays per unit (per period for a recurring item), before VAT."""
+        return effective_sale_price(self.terms, self.margin_rate)
+
+    @property
+    def effective_setup_fee_price(self) -> Decimal | None:
+        return effective_setup_fee_price(self.terms, self.margin_rate)
+
+    @property
+    def sale_price_is_explicit(self) -> bool:
+        return self.sale_price is not None
+
+    def __repr__(self) -> str:
+        return f"<PriceVersion {self.product_id} {self.validity}>"

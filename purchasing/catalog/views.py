@@ -1,5 +1,108 @@
-"""Placeholder: replaced by the catalog domain's views."""
+"""API of the catalogue: families, products with their prices, suppliers, accounts.
+
+Members and staff read the same resources, but a member never sees what the centre pays
+(supplier costs, margin rates) nor its internal notes: views answering both dump with the
+member or the staff schema according to the caller's role. The OpenAPI document shows
+the staff schema, whose extra fields members do not receive.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, jsonify
+from marshmallow import RAISE, Schema
 
 from purchasing.api import Blueprint as ApiBlueprint
+from purchasing.auth.access import allow, allow_any_user, current_actor
+from purchasing.auth.roles import STAFF_ROLES, Role
+from purchasing.catalog import services
+from purchasing.catalog.schemas import (
+    AccountSchema,
+    FamilySchema,
+    PriceOnQuerySchema,
+    PriceVersionInputSchema,
+    ProductDetailSchema,
+    ProductPageSchema,
+    ProductQuerySchema,
+    StaffFamilySchema,
+    StaffPriceSchema,
+    StaffProductDetailSchema,
+    StaffProductPageSchema,
+    SupplierSchema,
+)
+from purchasing.db import get_session
 
-api_bp = ApiBlueprint("catalog_api", __name__, "/catalog", description="catalog")
+api_bp = ApiBlueprint(
+    "catalog_api",
+    __name__,
+    "/catalog",
+    description="Catalogue: families, products and their prices, suppliers, chart of accounts",
+)
+
+STAFF = tuple(sorted(STAFF_ROLES))
+MEMBER_VIEW = "Member users receive it without supplier costs, margin rates, notes and accounts."
+
+
+def _dump_for_caller(data: Any, *, member: Schema, staff: Schema) -> Response:
+    schema = staff if current_actor().role in STAFF_ROLES else member
+    return jsonify(schema.dump(data))
+
+
+@api_bp.route("/families", methods=["GET"])
+@api_bp.response(200, StaffFamilySchema(many=True), description=MEMBER_VIEW)
+@allow_any_user
+def list_families() -> Any:
+    """Families of the catalogue."""
+    families = services.list_families(get_session())
+    return _dump_for_caller(
+        families, member=FamilySchema(many=True), staff=StaffFamilySchema(many=True)
+    )
+
+
+@api_bp.route("/products", methods=["GET"])
+@api_bp.arguments(ProductQuerySchema, location="query", unknown=RAISE)
+@api_bp.response(200, StaffProductPageSchema, description=MEMBER_VIEW)
+@allow_any_user
+def list_products(query: dict) -> Any:
+    """Active products, each with its price in force on a date (default today)."""
+    page = services.search_products(get_session(), **query)
+    return _dump_for_caller(page, member=ProductPageSchema(), staff=StaffProductPageSchema())
+
+
+@api_bp.route("/products/<sku>", methods=["GET"])
+@api_bp.arguments(PriceOnQuerySchema, location="query", unknown=RAISE)
+@api_bp.response(200, StaffProductDetailSchema, description=MEMBER_VIEW)
+@api_bp.alt_response(404, response="NOT_FOUND")
+@allow_any_user
+def get_product(query: dict, sku: str) -> Any:
+    """One product, its price in force on a date (default today) and all its versions."""
+    priced = services.get_priced_product(get_session(), sku, on=query["on"])
+    return _dump_for_caller(priced, member=ProductDetailSchema(), staff=StaffProductDetailSchema())
+
+
+@api_bp.route("/products/<sku>/prices", methods=["POST"])
+@api_bp.arguments(PriceVersionInputSchema)
+@api_bp.response(201, StaffPriceSchema)
+@api_bp.alt_response(404, response="NOT_FOUND")
+@api_bp.alt_response(409, response="CONFLICT")
+@allow(Role.PURCHASING, Role.ADMIN)
+def add_price_version(data: dict, sku: str) -> Any:
+    """Add a price version; an open-ended current version is closed the day before."""
+    return services.add_price_version(get_session(), sku, **data, added_by=current_actor())
+
+
+@api_bp.route("/suppliers", methods=["GET"])
+@api_bp.response(200, SupplierSchema(many=True))
+@allow(*STAFF)
+def list_suppliers() -> Any:
+    """Suppliers holding the centre's framework markets."""
+    return services.list_suppliers(get_session())
+
+
+@api_bp.route("/accounts", methods=["GET"])
+@api_bp.response(200, AccountSchema(many=True))
+@allow(*STAFF)
+def list_accounts() -> Any:
+    """Chart of accounts of the purchasing centre's annex budget (M4)."""
+    return services.list_accounts(get_session())

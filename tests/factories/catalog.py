@@ -1,13 +1,140 @@
-"""Placeholder: replaced by the catalogue domain's factories."""
+"""Catalogue factories: persisted rows with sensible defaults, every field overridable.
+
+Rows are built directly (the catalogue is created by its loader, which works on files);
+the defaults satisfy the same rules the loader checks.
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from stdnum import luhn
+
+from purchasing.catalog.models import Account, PriceVersion, Product, ProductFamily, Supplier
+from purchasing.catalog.pricing import Billing, PurchaseMode
+
+_seq = itertools.count(1)
 
 
-def make_family(session, **kw):
-    raise NotImplementedError
+def make_account(session: Session, number: str, label: str | None = None) -> Account:
+    """The account with this number, created if the chart does not have it yet."""
+    account = session.scalar(select(Account).where(Account.number == number))
+    if account is None:
+        account = Account(number=number, label=label or f"Compte {number}")
+        session.add(account)
+        session.commit()
+    return account
 
 
-def make_supplier(session, **kw):
-    raise NotImplementedError
+def _account(session: Session, value: Account | str | None) -> Account | None:
+    return make_account(session, value) if isinstance(value, str) else value
 
 
-def make_product(session, **kw):
-    raise NotImplementedError
+def make_family(session: Session, **kw) -> ProductFamily:
+    """A wholesaler family with a 5.38 % margin, or ``purchase_mode="intermediary"``.
+
+    ``sales_account`` / ``purchase_account`` take an Account or a number; a wholesaler
+    family defaults to 7062 / 6042, an intermediary one to none.
+    """
+    n = next(_seq)
+    mode = PurchaseMode(kw.pop("purchase_mode", PurchaseMode.WHOLESALER))
+    wholesale = mode is PurchaseMode.WHOLESALER
+    family = ProductFamily(
+        code=kw.pop("code", f"family_{n}"),
+        name=kw.pop("name", f"Famille {n}"),
+        purchase_mode=mode,
+        margin_rate=kw.pop("margin_rate", Decimal("0.0538") if wholesale else Decimal("0")),
+        sales_account=_account(session, kw.pop("sales_account", "7062" if wholesale else None)),
+        purchase_account=_account(
+            session, kw.pop("purchase_account", "6042" if wholesale else None)
+        ),
+        **kw,
+    )
+    session.add(family)
+    session.commit()
+    return family
+
+
+def siret_for(n: int) -> str:
+    """A checksum-valid SIRET, distinct for each ``n``."""
+    siren = f"{70000000 + n:08d}"
+    siren += luhn.calc_check_digit(siren)
+    nic = "0001"
+    return siren + nic + luhn.calc_check_digit(siren + nic)
+
+
+def make_supplier(session: Session, **kw) -> Supplier:
+    n = next(_seq)
+    supplier = Supplier(
+        code=kw.pop("code", f"SUP-{n}"),
+        name=kw.pop("name", f"Fournisseur {n}"),
+        siret=kw.pop("siret", siret_for(n)),
+        vat_number=kw.pop("vat_number", None),
+        address=kw.pop("address", f"{n} rue du Marché"),
+        postal_code=kw.pop("postal_code", "59000"),
+        city=kw.pop("city", "Lille"),
+        email=kw.pop("email", f"contact{n}@fournisseur.example"),
+        **kw,
+    )
+    session.add(supplier)
+    session.commit()
+    return supplier
+
+
+def make_product(
+    session: Session,
+    *,
+    cost: Decimal | str | None = Decimal("100.00"),
+    price: Decimal | str | None = None,
+    valid_from: date = date(2025, 1, 1),
+    valid_to: date | None = None,
+    setup_fee_cost: Decimal | str | None = None,
+    setup_fee_price: Decimal | str | None = None,
+    **kw,
+) -> Product:
+    """A monthly product with one price version from 2025-01-01, open-ended.
+
+    ``cost`` / ``price`` set that version's supplier cost and explicit sale price (None:
+    derived); ``cost=None`` makes a product without any price version. ``family`` and
+    ``supplier`` default to new ones; account overrides take an Account or a number; every
+    other column is a keyword.
+    """
+    n = next(_seq)
+    family = kw.pop("family", None) or make_family(session)
+    supplier = kw.pop("supplier", None) or make_supplier(session)
+    product = Product(
+        sku=kw.pop("sku", f"TEST-{n}"),
+        name=kw.pop("name", f"Produit {n}"),
+        description=kw.pop("description", ""),
+        family=family,
+        supplier=supplier,
+        market_reference=kw.pop("market_reference", "MAR-2024-01 lot 1"),
+        unit=kw.pop("unit", "licence"),
+        billing=Billing(kw.pop("billing", Billing.MONTHLY)),
+        vat_rate=kw.pop("vat_rate", Decimal("0.2000")),
+        subsidy_eligible=kw.pop("subsidy_eligible", False),
+        active=kw.pop("active", True),
+        sales_account=_account(session, kw.pop("sales_account", None)),
+        purchase_account=_account(session, kw.pop("purchase_account", None)),
+        **kw,
+    )
+    session.add(product)
+    if cost is not None:
+        session.add(
+            PriceVersion(
+                product=product,
+                valid_from=valid_from,
+                valid_to=valid_to,
+                supplier_cost=Decimal(cost),
+                sale_price=None if price is None else Decimal(price),
+                margin_rate=family.margin_rate,
+                setup_fee_cost=None if setup_fee_cost is None else Decimal(setup_fee_cost),
+                setup_fee_price=None if setup_fee_price is None else Decimal(setup_fee_price),
+            )
+        )
+    session.commit()
+    return product

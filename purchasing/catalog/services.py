@@ -1,0 +1,322 @@
+"""Use cases of the catalogue: browse it, quote a price on a date, add a price version.
+
+Loading the catalogue from its YAML files is ``purchasing.catalog.loader.load_catalog``.
+Other domains price an item with :func:`price_on`: an order keeps the quote of its date.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from purchasing.audit.services import record_change, snapshot
+from purchasing.auth.roles import Actor
+from purchasing.catalog.models import Account, PriceVersion, Product, ProductFamily, Supplier
+from purchasing.catalog.pricing import (
+    Billing,
+    PriceTerms,
+    PurchaseMode,
+    Validity,
+    price_problems,
+)
+from purchasing.errors import Conflict, NotFound, ValidationFailed
+
+
+class ProductNotFound(NotFound):
+    """No product has this id or SKU."""
+
+    def __init__(self, ref: int | str) -> None:
+        field = "product_id" if isinstance(ref, int) else "sku"
+        super().__init__(f"no product {ref!r}", field=field)
+
+
+class NoPriceInForce(ValidationFailed):
+    """No price version of the product covers the date: it cannot be ordered on that day."""
+
+    def __init__(self, sku: str, on: date) -> None:
+        super().__init__(f"product {sku} has no price in force on {on.isoformat()}", field="on")
+        self.sku = sku
+        self.on = on
+
+
+class PriceVersionOverlap(Conflict):
+    """A new price version would share days with an existing one."""
+
+    def __init__(self, new: Validity, existing: Validity) -> None:
+        super().__init__(
+            f"the new prices ({new}) overlap the version in force {existing}",
+            field="valid_from",
+        )
+
+
+@dataclass(frozen=True)
+class PriceQuote:
+    """What an item costs and sells for on one day: the figures an order line keeps."""
+
+    product_id: int
+    sku: str
+    price_version_id: int
+    #: Per unit, per billing period for a recurring item; amounts before VAT.
+    supplier_cost: Decimal
+    #: The price the member pays: explicit, or derived from the cost and the margin.
+    sale_price: Decimal
+    setup_fee_cost: Decimal | None
+    setup_fee_price: Decimal | None
+    vat_rate: Decimal
+    billing: Billing
+    subsidy_eligible: bool
+    purchase_mode: PurchaseMode
+    family_code: str
+    #: Ledger accounts of a resale (the product's own, else its family's); None for an
+    #: intermediary family, whose orders never reach the centre's books.
+    sales_account: str | None
+    purchase_account: str | None
+
+
+@dataclass(frozen=True)
+class PricedProduct:
+    """A product and its price version in force on ``on`` (None if none covers it)."""
+
+    product: Product
+    price: PriceVersion | None
+    on: date
+
+
+@dataclass(frozen=True)
+class ProductPage:
+    items: list[PricedProduct]
+    total: int
+    page: int
+    per_page: int
+    on: date
+
+
+def list_accounts(session: Session) -> list[Account]:
+    return list(session.scalars(select(Account).order_by(Account.number)))
+
+
+def list_families(session: Session) -> list[ProductFamily]:
+    query = (
+        select(ProductFamily)
+        .order_by(ProductFamily.code)
+        .options(
+            joinedload(ProductFamily.sales_account), joinedload(ProductFamily.purchase_account)
+        )
+    )
+    return list(session.scalars(query))
+
+
+def list_suppliers(session: Session) -> list[Supplier]:
+    return list(session.scalars(select(Supplier).order_by(Supplier.code)))
+
+
+def get_product(session: Session, sku: str) -> Product:
+    product = session.scalar(select(Product).where(Product.sku == sku))
+    if product is None:
+        raise ProductNotFound(sku)
+    return product
+
+
+def get_priced_product(session: Session, sku: str, *, on: date) -> PricedProduct:
+    """A product with its price in force on ``on``; its versions are ``product.price_versions``."""
+    product = get_product(session, sku)
+    return PricedProduct(product=product, price=product.price_version_on(on), on=on)
+
+
+def _in_force_on(on: date) -> ColumnElement[bool]:
+    return (PriceVersion.valid_from <= on) & (
+        or_(PriceVersion.valid_to.is_(None), PriceVersion.valid_to >= on)
+    )
+
+
+def search_products(
+    session: Session,
+    *,
+    on: date,
+    family: str | None = None,
+    q: str | None = None,
+    billing: Billing | None = None,
+    subsidy_eligible: bool | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> ProductPage:
+    """Active products matching the filters, by SKU, each with its price in force on ``on``."""
+    query: Select = select(Product).where(Product.active.is_(True))
+    if family is not None:
+        family_id = session.scalar(select(ProductFamily.id).where(ProductFamily.code == family))
+        if family_id is None:
+            raise ValidationFailed(f"no family {family!r}", field="family")
+        query = query.where(Product.family_id == family_id)
+    if q is not None:
+        query = query.where(
+            or_(
+                Product.sku.icontains(q, autoescape=True),
+                Product.name.icontains(q, autoescape=True),
+                Product.description.icontains(q, autoescape=True),
+            )
+        )
+    if billing is not None:
+        query = query.where(Product.billing == billing)
+    if subsidy_eligible is not None:
+        query = query.where(Product.subsidy_eligible.is_(subsidy_eligible))
+
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    # Versions never overlap, so the outer join yields at most one price per product.
+    rows = session.execute(
+        query.add_columns(PriceVersion)
+        .outerjoin(PriceVersion, (PriceVersion.product_id == Product.id) & _in_force_on(on))
+        .options(
+            joinedload(Product.family).joinedload(ProductFamily.sales_account),
+            joinedload(Product.family).joinedload(ProductFamily.purchase_account),
+            joinedload(Product.supplier),
+            joinedload(Product.sales_account),
+            joinedload(Product.purchase_account),
+        )
+        .order_by(Product.sku)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    items = [PricedProduct(product=product, price=price, on=on) for product, price in rows]
+    return ProductPage(items=items, total=total or 0, page=page, per_page=per_page, on=on)
+
+
+def price_on(session: Session, product_id: int, on: date) -> PriceQuote:
+    """The prices of a product in force on ``on``: what an order of that date keeps.
+
+    Raises ``ProductNotFound`` for an unknown product and ``NoPriceInForce`` when no
+    version covers the date. An inactive product is still quoted: whether it may be
+    ordered is the orders domain's rule, and past orders must stay explainable.
+    """
+    product = session.get(
+        Product,
+        product_id,
+        options=[
+            joinedload(Product.family),
+            joinedload(Product.sales_account),
+            joinedload(Product.purchase_account),
+        ],
+    )
+    if product is None:
+        raise ProductNotFound(product_id)
+    version = session.scalar(
+        select(PriceVersion).where(PriceVersion.product_id == product.id, _in_force_on(on))
+    )
+    if version is None:
+        raise NoPriceInForce(product.sku, on)
+    return _quote(product, version)
+
+
+def _quote(product: Product, version: PriceVersion) -> PriceQuote:
+    family = product.family
+    wholesale = family.purchase_mode is PurchaseMode.WHOLESALER
+    sales_account = product.ledger_sales_account if wholesale else None
+    purchase_account = product.ledger_purchase_account if wholesale else None
+    return PriceQuote(
+        product_id=product.id,
+        sku=product.sku,
+        price_version_id=version.id,
+        supplier_cost=version.supplier_cost,
+        sale_price=version.effective_sale_price,
+        setup_fee_cost=version.setup_fee_cost,
+        setup_fee_price=version.effective_setup_fee_price,
+        vat_rate=product.vat_rate,
+        billing=product.billing,
+        subsidy_eligible=product.subsidy_eligible,
+        purchase_mode=family.purchase_mode,
+        family_code=family.code,
+        sales_account=sales_account.number if sales_account else None,
+        purchase_account=purchase_account.number if purchase_account else None,
+    )
+
+
+def add_price_version(
+    session: Session,
+    sku: str,
+    *,
+    valid_from: date,
+    supplier_cost: Decimal,
+    valid_to: date | None = None,
+    sale_price: Decimal | None = None,
+    setup_fee_cost: Decimal | None = None,
+    setup_fee_price: Decimal | None = None,
+    note: str = "",
+    added_by: Actor | None,
+) -> PriceVersion:
+    """Record new prices of a product from ``valid_from``.
+
+    An open-ended version that started earlier is closed on the eve of ``valid_from`` (a
+    new price list replaces the current one); any other overlap is refused. The new
+    version copies the family's current margin rate. Past orders are unaffected: they
+    keep the quote of their own date.
+    """
+    product = session.scalar(
+        select(Product)
+        .where(Product.sku == sku)
+        .options(joinedload(Product.family), selectinload(Product.price_versions))
+        # Serialises concurrent additions to one product on PostgreSQL, so two overlapping
+        # versions cannot both pass the check below; once locked, read its versions afresh.
+        .with_for_update(of=Product)
+        .execution_options(populate_existing=True)
+    )
+    if product is None:
+        raise ProductNotFound(sku)
+    if valid_to is not None and valid_to < valid_from:
+        raise ValidationFailed("must not be before valid_from", field="valid_to")
+    terms = PriceTerms(supplier_cost, sale_price, setup_fee_cost, setup_fee_price)
+    problems = price_problems(
+        terms, purchase_mode=product.family.purchase_mode, billing=product.billing
+    )
+    if problems:
+        raise ValidationFailed(
+            f"prices refused for {sku}", errors={f: [m] for f, m in problems.items()}
+        )
+
+    new = Validity(valid_from, valid_to)
+    to_close: PriceVersion | None = None
+    for existing in product.price_versions:
+        if not existing.validity.overlaps(new):
+            continue
+        if existing.valid_to is None and existing.valid_from < valid_from and to_close is None:
+            to_close = existing
+            continue
+        raise PriceVersionOverlap(new, existing.validity)
+
+    if to_close is not None:
+        before = snapshot(to_close)
+        to_close.valid_to = valid_from - timedelta(days=1)
+        record_change(
+            session,
+            actor=added_by,
+            action="price_version.closed",
+            entity="price_version",
+            entity_id=to_close.id,
+            before=before,
+            after=snapshot(to_close),
+        )
+    version = PriceVersion(
+        product=product,
+        valid_from=valid_from,
+        valid_to=valid_to,
+        supplier_cost=supplier_cost,
+        sale_price=sale_price,
+        margin_rate=product.family.margin_rate,
+        setup_fee_cost=setup_fee_cost,
+        setup_fee_price=setup_fee_price,
+        note=note,
+    )
+    session.add(version)
+    session.flush()
+    record_change(
+        session,
+        actor=added_by,
+        action="price_version.created",
+        entity="price_version",
+        entity_id=version.id,
+        after=snapshot(version),
+    )
+    session.commit()
+    return version

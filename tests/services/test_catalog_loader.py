@@ -1,0 +1,466 @@
+"""Loading the catalogue from YAML: the shipped files, idempotence, and refusals that
+name the file, the entry and the field while leaving the database as it was."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from purchasing.audit.models import AuditRecord
+from purchasing.catalog import services
+from purchasing.catalog.cli import catalog as catalog_command
+from purchasing.catalog.loader import load_catalog
+from purchasing.catalog.models import Account, PriceVersion, Product, ProductFamily, Supplier
+from purchasing.catalog.pricing import PurchaseMode
+from purchasing.config import PROJECT_ROOT
+from purchasing.errors import ImportRefused
+
+SHIPPED = PROJECT_ROOT / "catalog"
+TABLES = (Account, ProductFamily, Supplier, Product, PriceVersion, AuditRecord)
+
+#: Every family and module DESIGN.md names, as SKUs of the shipped catalogue.
+DESIGN_MODULES = {
+    "telecom": [
+        "TEL-FTTH-1G", "TEL-FTTO-100M", "TEL-FTTO-1G", "TEL-SDSL-4M", "TEL-4G-SECOURS",
+        "TEL-INTERCO-1G", "TEL-SIP-10", "TEL-POSTE-IP", "TEL-MOBILE-20G", "TEL-WIFI-BORNE",
+        "TEL-WIFI-PUBLIC", "TEL-SDWAN", "TEL-CABLAGE-RJ45",
+    ],
+    "video_protection": [
+        "VID-ETUDE", "VID-AMO-JOUR", "VID-CAM-DOME", "VID-CAM-TUBE", "VID-CAM-LAPI",
+        "VID-POSE-CAMERA", "VID-MAINTENANCE",
+    ],
+    "mairie_connectee": [
+        "MC-DOMAINE", "MC-MESSAGERIE", "MC-SITE", "MC-DEMARCHES", "MC-VISIO", "MC-PARTAGE",
+        "MC-PROFIL-ACHETEUR", "MC-LEGALITE", "MC-CERTIFICAT", "MC-PARAPHEUR", "MC-SAUVEGARDE",
+        "MC-ARCHIVAGE", "MC-RGPD", "MC-ANTIVIRUS", "MC-MOTS-DE-PASSE", "MC-NAS", "MC-EDR",
+        "MC-MACHINE-VIRTUELLE", "MC-HEBERGEMENT",
+    ],
+    "iot": [
+        "IOT-CONNECTIVITE", "IOT-CAPTEUR-EAU", "IOT-ECLAIRAGE", "IOT-CAPTEUR-AIR",
+        "IOT-CAPTEUR-PARKING", "IOT-PLATEFORME",
+    ],
+    "cybersecurity": [
+        "CYB-DIAGNOSTIC", "CYB-AUDIT-TECHNIQUE", "CYB-FORMATION", "CYB-ASTREINTE-INCIDENT",
+        "CYB-INTERVENTION-INCIDENT",
+    ],
+}  # fmt: skip
+
+
+def _counts(session: Session) -> dict[str, int]:
+    return {t.__name__: session.scalar(select(func.count()).select_from(t)) for t in TABLES}
+
+
+# --- a small catalogue to break -------------------------------------------------------
+
+FILES = {
+    "accounts.yaml": """\
+        accounts:
+          - {number: "706", label: Prestations de services}
+          - {number: "7062", label: Prestations - services numériques}
+          - {number: "6042", label: Achats - services numériques}
+        """,
+    "families.yaml": """\
+        families:
+          - code: digital
+            name: Services numériques
+            purchase_mode: wholesaler
+            margin_rate: 0.0538
+            sales_account: "7062"
+            purchase_account: "6042"
+          - code: telecom
+            name: Télécommunications
+            purchase_mode: intermediary
+            margin_rate: 0
+        """,
+    "suppliers.yaml": """\
+        suppliers:
+          - code: HPN
+            name: Hébergeur Public Numérique
+            siret: "88460513000126"
+            address: 3 rue des Serveurs
+            postal_code: "59300"
+            city: Valenciennes
+            email: contact@hpn.example
+        """,
+    "products/digital.yaml": """\
+        products:
+          - sku: MC-MAIL
+            name: Boîte de messagerie
+            family: digital
+            supplier: HPN
+            market_reference: MAR-2024-02 lot 1
+            unit: boîte
+            billing: monthly
+            vat_rate: 0.2000
+            subsidy_eligible: true
+            prices:
+              - valid_from: 2025-01-01
+                valid_to: 2025-12-31
+                supplier_cost: 3.20
+              - valid_from: 2026-01-01
+                supplier_cost: 3.40
+        """,
+}
+
+
+def _write(directory: Path, name: str, text: str) -> None:
+    path = directory / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+
+
+@pytest.fixture
+def catalog_dir(tmp_path: Path) -> Path:
+    for name, text in FILES.items():
+        _write(tmp_path, name, text)
+    return tmp_path
+
+
+def _edit(directory: Path, name: str, old: str, new: str) -> None:
+    path = directory / name
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} not in {name}"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def _refusal(session: Session, directory: Path) -> list[str]:
+    """Load ``directory``, expect a refusal, check the database is untouched."""
+    before = _counts(session)
+    with pytest.raises(ImportRefused) as caught:
+        load_catalog(session, directory, loaded_by=None)
+    assert _counts(session) == before
+    return caught.value.problems
+
+
+# --- the shipped catalogue ------------------------------------------------------------
+
+
+def test_the_shipped_catalogue_loads_and_covers_every_family_and_module(session):
+    summary = load_catalog(session, SHIPPED, loaded_by=None)
+
+    assert summary.counts["families"].created == 5
+    assert summary.counts["products"].created >= 60
+    skus_by_family = {
+        code: set(session.scalars(select(Product.sku).join(Product.family).where(
+            ProductFamily.code == code
+        )))
+        for code in DESIGN_MODULES
+    }  # fmt: skip
+    for code, skus in DESIGN_MODULES.items():
+        assert set(skus) <= skus_by_family[code], code
+    # Every product can be priced today and on the first day of the sample prices.
+    for product in session.scalars(select(Product)):
+        services.price_on(session, product.id, date(2025, 1, 1))
+    assert session.scalar(select(func.count()).select_from(AuditRecord)) == summary.changes
+
+
+def test_the_shipped_catalogue_follows_the_design_purchase_modes(session):
+    load_catalog(session, SHIPPED, loaded_by=None)
+    modes = {f.code: f.purchase_mode for f in session.scalars(select(ProductFamily))}
+    assert modes["video_protection"] is PurchaseMode.WHOLESALER
+    assert modes["mairie_connectee"] is PurchaseMode.WHOLESALER
+    assert modes["telecom"] is PurchaseMode.INTERMEDIARY
+    video = session.scalar(select(ProductFamily).where(ProductFamily.code == "video_protection"))
+    assert video.margin_rate == Decimal("0.0162")
+    assert (video.sales_account.number, video.purchase_account.number) == ("7061", "6041")
+    camera = services.price_on(
+        session, services.get_product(session, "VID-CAM-DOME").id, date(2025, 6, 1)
+    )
+    assert (camera.sales_account, camera.purchase_account) == ("7071", "6071")
+    assert camera.sale_price == Decimal("487.78")  # 480.00 x 1.0162
+
+
+def test_loading_twice_changes_nothing_the_second_time(session):
+    first = load_catalog(session, SHIPPED, loaded_by=None)
+    after_first = _counts(session)
+
+    second = load_catalog(session, SHIPPED, loaded_by=None)
+
+    assert first.changes > 0
+    assert second.changes == 0
+    assert second.counts["price_versions"].unchanged == first.counts["price_versions"].created
+    assert _counts(session) == after_first  # no audit record either
+
+
+def test_the_cli_prints_the_summary(app, session):
+    result = app.test_cli_runner().invoke(catalog_command, ["load", str(SHIPPED)])
+    assert result.exit_code == 0, result.output
+    assert "change(s)" in result.output.splitlines()[-1]
+    assert session.scalar(select(func.count()).select_from(ProductFamily)) == 5
+
+
+def test_the_cli_reports_each_problem_and_exits_non_zero(app, session, catalog_dir):
+    _edit(catalog_dir, "products/digital.yaml", "    unit: boîte\n", "")
+    result = app.test_cli_runner().invoke(catalog_command, ["load", str(catalog_dir)])
+    assert result.exit_code == 1
+    assert "error: file: products/digital.yaml: MC-MAIL: unit: Missing data" in result.output
+    assert session.scalar(select(func.count()).select_from(Product)) == 0
+
+
+# --- updates --------------------------------------------------------------------------
+
+
+def test_a_changed_price_updates_its_version_and_leaves_an_audit_record(session, catalog_dir):
+    load_catalog(session, catalog_dir, loaded_by=None)
+    _edit(catalog_dir, "products/digital.yaml", "supplier_cost: 3.40", "supplier_cost: 3.50")
+
+    summary = load_catalog(session, catalog_dir, loaded_by=None)
+
+    assert summary.changes == 1
+    assert summary.counts["price_versions"].updated == 1
+    record = session.scalars(
+        select(AuditRecord).where(AuditRecord.action == "price_version.updated")
+    ).one()
+    assert (record.before, record.after) == ({"supplier_cost": "3.40"}, {"supplier_cost": "3.50"})
+    assert record.actor_label == "system"
+
+
+def test_a_margin_change_reprices_new_versions_only_and_warns(session, catalog_dir):
+    load_catalog(session, catalog_dir, loaded_by=None)
+    mail = services.get_product(session, "MC-MAIL")
+    _edit(catalog_dir, "families.yaml", "margin_rate: 0.0538", "margin_rate: 0.1000")
+    _edit(catalog_dir, "products/digital.yaml", "supplier_cost: 3.40\n", "supplier_cost: 3.40\n"
+          "      - valid_from: 2027-01-01\n        supplier_cost: 3.40\n")  # fmt: skip
+    _edit(catalog_dir, "products/digital.yaml", "- valid_from: 2026-01-01\n",
+          "- valid_from: 2026-01-01\n        valid_to: 2026-12-31\n")  # fmt: skip
+
+    summary = load_catalog(session, catalog_dir, loaded_by=None)
+
+    assert "margin rate 0.0538 -> 0.1000" in summary.warnings[0]
+    assert services.price_on(session, mail.id, date(2026, 6, 1)).sale_price == Decimal("3.58")
+    assert services.price_on(session, mail.id, date(2027, 6, 1)).sale_price == Decimal("3.74")
+
+
+def test_a_directory_with_only_products_may_refer_to_recorded_families(session, catalog_dir):
+    load_catalog(session, catalog_dir, loaded_by=None)
+    for name in ("accounts.yaml", "families.yaml", "suppliers.yaml"):
+        (catalog_dir / name).unlink()
+    _edit(catalog_dir, "products/digital.yaml", "name: Boîte de messagerie", "name: Messagerie")
+
+    summary = load_catalog(session, catalog_dir, loaded_by=None)
+
+    assert summary.counts["products"].updated == 1
+    assert services.get_product(session, "MC-MAIL").name == "Messagerie"
+
+
+def test_a_dry_run_counts_the_changes_and_writes_nothing(session, catalog_dir):
+    before = _counts(session)
+    summary = load_catalog(session, catalog_dir, loaded_by=None, dry_run=True)
+    assert summary.dry_run
+    assert summary.counts["products"].created == 1
+    assert _counts(session) == before
+
+
+# --- refusals -------------------------------------------------------------------------
+
+
+def test_a_missing_field_is_refused_with_file_entry_and_field(session, catalog_dir):
+    _edit(catalog_dir, "products/digital.yaml", "    market_reference: MAR-2024-02 lot 1\n", "")
+    assert _refusal(session, catalog_dir) == [
+        "products/digital.yaml: MC-MAIL: market_reference: Missing data for required field."
+    ]
+
+
+def test_an_unknown_family_is_refused(session, catalog_dir):
+    _edit(catalog_dir, "products/digital.yaml", "family: digital", "family: numerique")
+    assert _refusal(session, catalog_dir) == [
+        "products/digital.yaml: MC-MAIL: family: "
+        "no family 'numerique' in families.yaml nor in the database"
+    ]
+
+
+def test_an_unknown_supplier_and_account_are_refused(session, catalog_dir):
+    _edit(catalog_dir, "products/digital.yaml", "supplier: HPN", "supplier: HNP")
+    _edit(catalog_dir, "families.yaml", 'sales_account: "7062"', 'sales_account: "7069"')
+    assert _refusal(session, catalog_dir) == [
+        "families.yaml: digital: sales_account: no account 7069 in accounts.yaml nor in the "
+        "database",
+        "products/digital.yaml: MC-MAIL: supplier: "
+        "no supplier 'HNP' in suppliers.yaml nor in the database",
+    ]
+
+
+def test_an_account_of_the_wrong_kind_or_a_heading_is_refused(session, catalog_dir):
+    _edit(catalog_dir, "families.yaml", 'sales_account: "7062"', 'sales_account: "706"')
+    _edit(catalog_dir, "families.yaml", 'purchase_account: "6042"', 'purchase_account: "7062"')
+    assert _refusal(session, catalog_dir) == [
+        "families.yaml: digital: sales_account: "
+        "account 706 is a heading: use one of its sub-accounts",
+        "families.yaml: digital: purchase_account: "
+        "account 7062 is a revenue account; expense needed",
+    ]
+
+
+def test_a_bad_siret_is_refused(session, catalog_dir):
+    _edit(catalog_dir, "suppliers.yaml", '"88460513000126"', '"88460513000127"')
+    [problem] = _refusal(session, catalog_dir)
+    assert problem.startswith("suppliers.yaml: HPN: siret: not a valid SIRET")
+
+
+def test_a_siret_already_held_by_another_supplier_is_refused(session, catalog_dir):
+    load_catalog(session, catalog_dir, loaded_by=None)
+    _edit(catalog_dir, "suppliers.yaml", "code: HPN", "code: HPN-BIS")
+    _edit(catalog_dir, "products/digital.yaml", "supplier: HPN", "supplier: HPN-BIS")
+    assert _refusal(session, catalog_dir) == [
+        "suppliers.yaml: HPN-BIS: siret: also the SIRET of supplier HPN"
+    ]
+
+
+def test_a_bad_vat_rate_is_refused(session, catalog_dir):
+    _edit(catalog_dir, "products/digital.yaml", "vat_rate: 0.2000", "vat_rate: 0.196")
+    [problem] = _refusal(session, catalog_dir)
+    assert problem.startswith("products/digital.yaml: MC-MAIL: vat_rate: not a French VAT rate")
+
+
+def test_overlapping_versions_are_refused(session, catalog_dir):
+    _edit(catalog_dir, "products/digital.yaml", "valid_to: 2025-12-31", "valid_to: 2026-01-01")
+    assert _refusal(session, catalog_dir) == [
+        "products/digital.yaml: MC-MAIL: prices[2].valid_from: "
+        "overlaps prices[1] (from 2025-01-01 to 2026-01-01)"
+    ]
+
+
+def test_two_versions_starting_the_same_day_are_refused(session, catalog_dir):
+    _edit(catalog_dir, "products/digital.yaml", "valid_from: 2026-01-01", "valid_from: 2025-01-01")
+    problems = _refusal(session, catalog_dir)
+    assert problems == [
+        "products/digital.yaml: MC-MAIL: prices[2].valid_from: same start as prices[1]"
+    ]
+
+
+def test_a_version_overlapping_one_recorded_since_is_refused(session, catalog_dir):
+    _write(
+        catalog_dir,
+        "products/digital.yaml",
+        FILES["products/digital.yaml"].split("                valid_to: 2025-12-31\n")[0]
+        + "                supplier_cost: 3.20\n",
+    )
+    load_catalog(session, catalog_dir, loaded_by=None)
+    # Staff add a 2026 price through the API: the open 2025 version is closed on 2025-12-31.
+    services.add_price_version(
+        session,
+        "MC-MAIL",
+        valid_from=date(2026, 1, 1),
+        supplier_cost=Decimal("3.40"),
+        added_by=None,
+    )
+
+    # Reloading the unchanged file would reopen the 2025 version over the 2026 one.
+    assert _refusal(session, catalog_dir) == [
+        "products/digital.yaml: MC-MAIL: prices[1].valid_to: "
+        "overlaps the version recorded in the database (from 2026-01-01, open-ended)"
+    ]
+
+
+def test_a_resale_below_cost_is_refused_for_a_wholesaler(session, catalog_dir):
+    _edit(catalog_dir, "products/digital.yaml", "supplier_cost: 3.20",
+          "supplier_cost: 3.20\n        sale_price: 3.00")  # fmt: skip
+    assert _refusal(session, catalog_dir) == [
+        "products/digital.yaml: MC-MAIL: prices[1].sale_price: "
+        "3.00 is below the supplier_cost 3.20: a wholesaler family never resells at a loss"
+    ]
+
+
+def test_a_yaml_syntax_error_is_located_by_line(session, catalog_dir):
+    _edit(catalog_dir, "suppliers.yaml", "    city: Valenciennes", "    city: [Valenciennes")
+    [problem] = _refusal(session, catalog_dir)
+    assert problem.startswith("suppliers.yaml: line 8, column ")
+
+
+def test_a_duplicated_key_is_refused(session, catalog_dir):
+    _edit(catalog_dir, "products/digital.yaml", "    unit: boîte\n",
+          "    unit: boîte\n    unit: licence\n")  # fmt: skip
+    assert _refusal(session, catalog_dir) == [
+        "products/digital.yaml: line 8, column 5: key 'unit' appears twice"
+    ]
+
+
+def test_an_unknown_key_is_refused(session, catalog_dir):
+    _edit(
+        catalog_dir,
+        "products/digital.yaml",
+        "    unit: boîte\n",
+        "    unit: boîte\n    colour: blue\n",
+    )
+    assert _refusal(session, catalog_dir) == [
+        "products/digital.yaml: MC-MAIL: colour: Unknown field."
+    ]
+
+
+def test_entries_without_an_id_are_named_by_position(session, catalog_dir):
+    _edit(catalog_dir, "suppliers.yaml", "  - code: HPN\n    name", "  - name")
+    [problem, *_] = _refusal(session, catalog_dir)
+    assert problem == "suppliers.yaml: entry 1: code: Missing data for required field."
+
+
+def test_every_problem_of_every_file_is_reported_at_once(session, catalog_dir):
+    _edit(catalog_dir, "suppliers.yaml", "email: contact@hpn.example", "email: not-an-email")
+    _edit(catalog_dir, "products/digital.yaml", "billing: monthly", "billing: weekly")
+    _edit(catalog_dir, "products/digital.yaml", "supplier_cost: 3.40", "supplier_cost: -3.40")
+    _write(
+        catalog_dir,
+        "products/extra.yaml",
+        FILES["products/digital.yaml"]
+        .replace("MC-MAIL", "MC-VISIO")
+        .replace("supplier: HPN", "supplier: OTHER"),
+    )
+    assert _refusal(session, catalog_dir) == [
+        "suppliers.yaml: HPN: email: Not a valid email address.",
+        "products/digital.yaml: MC-MAIL: billing: Must be one of: one_off, monthly, yearly.",
+        "products/digital.yaml: MC-MAIL: prices[2].supplier_cost: "
+        "must be from 0 to 999999999999.99",
+        "products/extra.yaml: MC-VISIO: supplier: "
+        "no supplier 'OTHER' in suppliers.yaml nor in the database",
+    ]
+
+
+def test_a_duplicate_sku_across_files_is_refused(session, catalog_dir):
+    shutil.copy(catalog_dir / "products/digital.yaml", catalog_dir / "products/copy.yaml")
+    assert _refusal(session, catalog_dir) == [
+        "products/digital.yaml: MC-MAIL: sku: duplicate: already in products/copy.yaml"
+    ]
+
+
+def test_an_unexpected_file_is_refused(session, catalog_dir):
+    _write(catalog_dir, "produits.yaml", "products: []\n")
+    assert _refusal(session, catalog_dir) == [
+        "produits.yaml: unexpected file: "
+        "expected accounts.yaml, families.yaml, suppliers.yaml or products/*.yaml"
+    ]
+
+
+def test_a_file_without_its_top_level_key_is_refused(session, catalog_dir):
+    _write(catalog_dir, "families.yaml", "- code: digital\n")
+    assert _refusal(session, catalog_dir) == [
+        "families.yaml: expected a single top-level key 'families:' holding a list"
+    ]
+
+
+def test_a_failure_while_writing_leaves_nothing_behind(session, catalog_dir, monkeypatch):
+    from purchasing.catalog import loader
+
+    calls = []
+
+    def failing_record_change(*args, **kwargs):
+        calls.append(kwargs["action"])
+        if len(calls) == 6:
+            raise RuntimeError("disk full")
+
+    monkeypatch.setattr(loader, "record_change", failing_record_change)
+    before = _counts(session)
+    with pytest.raises(RuntimeError, match="disk full"):
+        load_catalog(session, catalog_dir, loaded_by=None)
+    assert calls[:3] == ["account.created"] * 3  # rows were written before the failure
+    assert _counts(session) == before
+
+
+def test_a_missing_directory_is_refused(session, tmp_path):
+    with pytest.raises(ImportRefused, match="nothing imported"):
+        load_catalog(session, tmp_path / "nowhere", loaded_by=None)
