@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from alembic import context
+from sqlalchemy.types import TypeDecorator
 
 from purchasing.config import load_config
 from purchasing.db import make_engine
@@ -32,11 +34,24 @@ def run_migrations_online() -> None:
     engine.dispose()
 
 
+def render_item(type_: str, obj, autogen_context):
+    """Write the project's column types as their plain SQL types, so that a migration
+    stays what it was when written even if ``purchasing.db`` changes."""
+    if type_ == "type" and isinstance(obj, TypeDecorator):
+        impl = obj.impl
+        if isinstance(impl, sa.Numeric):
+            return f"sa.Numeric({impl.precision}, {impl.scale})"
+        if isinstance(impl, sa.DateTime):
+            return f"sa.DateTime(timezone={impl.timezone})"
+    return False
+
+
 def _run(connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=metadata,
         compare_type=True,
+        render_item=render_item,
         render_as_batch=connection.dialect.name == "sqlite",
     )
     with context.begin_transaction():

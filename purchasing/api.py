@@ -36,11 +36,6 @@ class ErrorSchema(Schema):
     errors = fields.Dict(keys=fields.String(), values=fields.Raw())
 
 
-class PaginationQuerySchema(Schema):
-    page = fields.Integer(load_default=1, validate=lambda n: n >= 1)
-    per_page = fields.Integer(load_default=50, validate=lambda n: 1 <= n <= 500)
-
-
 def error_body(status: int, message: str, errors: dict | None = None) -> dict:
     body: dict[str, Any] = {
         "code": status,
@@ -82,9 +77,7 @@ def init_app(app: Flask) -> None:
     def swagger_ui_static(filename: str) -> Any:
         return send_from_directory(swagger_ui_path, filename, max_age=86400)
 
-    app.add_url_rule(
-        "/api/v1/docs/static/<path:filename>", "swagger_ui_static", swagger_ui_static
-    )
+    app.add_url_rule("/api/v1/docs/static/<path:filename>", "swagger_ui_static", swagger_ui_static)
     # The OpenAPI document and its docs page are public: they describe, they reveal no data.
     declare_public_endpoints(
         app, "swagger_ui_static", "api-docs.openapi_json", "api-docs.openapi_swagger_ui"

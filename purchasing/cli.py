@@ -12,7 +12,6 @@ import click
 from flask.cli import FlaskGroup
 
 
-
 def _create_app() -> Any:
     from purchasing import create_app
 

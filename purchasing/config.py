@@ -21,8 +21,13 @@ def load_config(overrides: dict | None = None) -> dict:
         "CATALOG_DIR": os.environ.get("CATALOG_DIR", str(PROJECT_ROOT / "catalog")),
         # The seller on every document: the syndicat's own identity (sample values).
         "SELLER": {
-            "name": os.environ.get("SELLER_NAME", "Syndicat mixte numérique Nord – Pas-de-Calais"),
-            "siret": os.environ.get("SELLER_SIRET", "20005478800017"),
+            "name": os.environ.get("SELLER_NAME", "Syndicat mixte numérique Nord-Pas-de-Calais"),
+            "address": os.environ.get("SELLER_ADDRESS", "12 rue de l'Hôtel de Ville"),
+            "postal_code": os.environ.get("SELLER_POSTAL_CODE", "59000"),
+            "city": os.environ.get("SELLER_CITY", "Lille"),
+            "siret": os.environ.get("SELLER_SIRET", "25590012800018"),
+            "vat_number": os.environ.get("SELLER_VAT_NUMBER", "FR07255900128"),
+            "email": os.environ.get("SELLER_EMAIL", "centrale@syndicat-numerique.example"),
         },
         # flask-smorest / OpenAPI
         "API_TITLE": "Centrale API",

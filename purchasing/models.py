@@ -4,8 +4,10 @@ from purchasing.audit.models import AuditRecord
 from purchasing.auth.models import ApiToken, User
 from purchasing.catalog.models import *  # noqa: F403 - the catalogue's tables
 from purchasing.db import Base
+from purchasing.events import DomainEvent
 from purchasing.members.models import *  # noqa: F403 - the members' tables
+from purchasing.numbering import NumberSequence
 
 metadata = Base.metadata
 
-__all__ = ["ApiToken", "AuditRecord", "User", "metadata"]
+__all__ = ["ApiToken", "AuditRecord", "DomainEvent", "NumberSequence", "User", "metadata"]

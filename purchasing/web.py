@@ -2,40 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
-from babel.dates import format_date
-from babel.numbers import format_currency, format_decimal, format_percent
 from flask import Blueprint, Flask, render_template
 from werkzeug.exceptions import HTTPException
 
 from purchasing.auth.access import allow_any_user, current_actor
 from purchasing.errors import DomainError
+from purchasing.formats import FILTERS
 
 bp = Blueprint("web", __name__)
-
-LOCALE = "fr_FR"
-
-
-def euros(value: Decimal | None) -> str:
-    """1234.5 -> '1 234,50 €' (narrow no-break space as thousands separator)."""
-    if value is None:
-        return ""
-    return format_currency(value, "EUR", locale=LOCALE)
-
-
-def number(value: Decimal | int | None) -> str:
-    return "" if value is None else format_decimal(value, locale=LOCALE)
-
-
-def percent(value: Decimal | None) -> str:
-    return "" if value is None else format_percent(value, format="#,##0.##\u00a0%", locale=LOCALE)
-
-
-def french_date(value: date | datetime | None) -> str:
-    return "" if value is None else format_date(value, format="dd/MM/yyyy", locale=LOCALE)
 
 
 @bp.get("/")
@@ -66,9 +42,7 @@ def render_error(exc: HTTPException | DomainError) -> Any:
 
 
 def init_app(app: Flask) -> None:
-    app.jinja_env.filters.update(
-        euros=euros, number=number, percent=percent, french_date=french_date
-    )
+    app.jinja_env.filters.update(FILTERS)
 
     @app.after_request
     def security_headers(response: Any) -> Any:

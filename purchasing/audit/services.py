@@ -22,13 +22,13 @@ def snapshot(obj: Any, *, exclude: frozenset[str] = frozenset()) -> dict[str, An
     """The column values of an ORM object, as JSON-safe values."""
     mapper = inspect(obj).mapper
     return {
-        attr.key: _json_safe(getattr(obj, attr.key))
+        attr.key: json_safe(getattr(obj, attr.key))
         for attr in mapper.column_attrs
         if attr.key not in exclude
     }
 
 
-def _json_safe(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, datetime | date):

@@ -62,9 +62,7 @@ def declare_public_endpoints(app: Flask, *endpoints: str) -> None:
     app.extensions.setdefault("centrale.public_endpoints", set()).update(endpoints)
 
 
-def access_rule(
-    app: Flask, endpoint: str, method: str
-) -> frozenset[Role] | str | None:
+def access_rule(app: Flask, endpoint: str, method: str) -> frozenset[Role] | str | None:
     """The declared rule of an endpoint: its view function's, or its MethodView method's."""
     if endpoint in app.extensions.get("centrale.public_endpoints", ()):
         return PUBLIC

@@ -28,7 +28,9 @@ def users() -> None:
 )
 @with_appcontext
 @reports_domain_errors
-def create(email: str, role: str, member_id: int | None, full_name: str, password: str | None) -> None:
+def create(
+    email: str, role: str, member_id: int | None, full_name: str, password: str | None
+) -> None:
     """Create a user and print a new API token for it."""
     session = get_session()
     user = services.create_user(

@@ -62,9 +62,7 @@ def create_user(
         if session.get(Member, member_id) is None:
             raise ValidationFailed(f"no member with id {member_id}", field="member_id")
     if password is not None and len(password) < MIN_PASSWORD_LENGTH:
-        raise ValidationFailed(
-            f"at least {MIN_PASSWORD_LENGTH} characters", field="password"
-        )
+        raise ValidationFailed(f"at least {MIN_PASSWORD_LENGTH} characters", field="password")
     if session.scalar(select(func.count()).where(User.email == email)):
         raise Conflict("a user with this e-mail already exists", field="email")
     user = User(
@@ -136,9 +134,15 @@ def list_tokens(session: Session, *, user_id: int) -> list[ApiToken]:
     return list(session.scalars(query))
 
 
-def revoke_token(session: Session, *, token_id: int, revoked_by: Actor) -> ApiToken:
+def revoke_token(session: Session, *, token_id: int, revoked_by: Actor | None) -> ApiToken:
+    """Revoke a token: its owner or an admin may; None is an operator command."""
     token = session.get(ApiToken, token_id)
-    if token is None or (revoked_by.role is not Role.ADMIN and token.user_id != revoked_by.id):
+    allowed = (
+        (revoked_by is None or revoked_by.role is Role.ADMIN or token.user_id == revoked_by.id)
+        if token is not None
+        else False
+    )
+    if not allowed:
         raise NotFound(f"no token with id {token_id}", field="token_id")
     if token.revoked_at is None:
         token.revoked_at = utcnow()

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import login_user, logout_user
+
 from purchasing.api import Blueprint as ApiBlueprint
 from purchasing.auth import services
 from purchasing.auth.access import allow_any_user, current_actor, public
@@ -20,7 +21,12 @@ api_bp = ApiBlueprint("auth_api", __name__, "/auth", description="Current user a
 
 def _safe_next(target: str | None) -> str:
     # Only same-site paths: an open redirect after login would help phishing.
-    if target and urlsplit(target).netloc == "" and target.startswith("/") and not target.startswith("//"):
+    if (
+        target
+        and urlsplit(target).netloc == ""
+        and target.startswith("/")
+        and not target.startswith("//")
+    ):
         return target
     return url_for("web.home")
 
@@ -73,7 +79,9 @@ def list_tokens() -> Any:
 def create_token(data: dict) -> Any:
     """Issue a new token for myself; the secret is in this answer only."""
     actor = current_actor()
-    issued = services.issue_token(get_session(), user_id=actor.id, label=data["label"], issued_by=actor)
+    issued = services.issue_token(
+        get_session(), user_id=actor.id, label=data["label"], issued_by=actor
+    )
     token = issued.token
     return {
         "id": token.id,

@@ -1,0 +1,48 @@
+# Centrale: `make run` serves the demo, `make test` runs the test suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: install run serve test test-postgres lint format bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## run: install, migrate the SQLite database under instance/, load catalogue and demo data, serve
+run: install
+	$(BIN)/centrale db upgrade
+	$(BIN)/centrale catalog load catalog/
+	$(BIN)/centrale demo
+	$(MAKE) serve
+
+serve: install
+	SESSION_COOKIE_SECURE=0 $(BIN)/centrale run --host $(HOST) --port $(PORT)
+
+## test: the whole suite (SQLite by default; TEST_DATABASE_URL=postgresql+psycopg://... for PostgreSQL)
+test: install
+	$(BIN)/pytest
+
+test-postgres: install
+	TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test $(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: install
+	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache

@@ -1,0 +1,47 @@
+"""Document numbers: per series and fiscal year, unique, chronological and without gaps.
+
+The counter row is incremented with ``UPDATE ... RETURNING`` inside the caller's
+transaction: the row lock serialises concurrent issuers (PostgreSQL) and a rollback gives
+the number back, so a number exists only if the document that carries it was committed.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Integer, String, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from purchasing.db import Base
+
+
+class NumberSequence(Base):
+    __tablename__ = "number_sequences"
+
+    #: e.g. "FA" (invoices), "AV" (credit notes), "BCF" (purchase orders)
+    series: Mapped[str] = mapped_column(String(10), primary_key=True)
+    fiscal_year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: last number handed out; the next one is last_value + 1
+    last_value: Mapped[int] = mapped_column(default=0)
+
+
+def next_number(session: Session, series: str, fiscal_year: int) -> int:
+    """Reserve the next number of ``series`` for ``fiscal_year`` in the current transaction."""
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(
+        insert(NumberSequence)
+        .values(series=series, fiscal_year=fiscal_year, last_value=0)
+        .on_conflict_do_nothing()
+    )
+    return session.execute(
+        update(NumberSequence)
+        .where(NumberSequence.series == series, NumberSequence.fiscal_year == fiscal_year)
+        .values(last_value=NumberSequence.last_value + 1)
+        .returning(NumberSequence.last_value)
+    ).scalar_one()
+
+
+def format_number(series: str, fiscal_year: int, value: int) -> str:
+    """``format_number("FA", 2026, 123)`` -> ``"FA-2026-000123"``."""
+    return f"{series}-{fiscal_year}-{value:06d}"

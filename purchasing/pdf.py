@@ -1,0 +1,63 @@
+"""PDF documents (quotes, invoices) rendered with WeasyPrint from plain data.
+
+Templates live in ``invoices/templates/``. The Jinja environment autoescapes and fails on
+undefined names, so a missing mention is an error, never a blank; WeasyPrint may load
+files from that folder only (stylesheet, logo), nothing from the network.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from purchasing.config import PROJECT_ROOT
+from purchasing.formats import FILTERS
+
+TEMPLATES_DIR = PROJECT_ROOT / "invoices" / "templates"
+
+
+class ResourceRefused(ValueError):
+    pass
+
+
+@cache
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=select_autoescape(["html", "xml"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(FILTERS)
+    return env
+
+
+def _local_fetcher(url: str) -> dict[str, Any]:
+    from weasyprint.urls import default_url_fetcher
+
+    if not url.startswith("file://"):
+        raise ResourceRefused(f"refused to fetch {url}")
+    path = Path(url.removeprefix("file://")).resolve()
+    if not path.is_relative_to(TEMPLATES_DIR.resolve()):
+        raise ResourceRefused(f"refused to read {path.name} outside the templates folder")
+    return default_url_fetcher(url)
+
+
+def render_html(template: str, context: dict[str, Any]) -> str:
+    return _environment().get_template(template).render(**context)
+
+
+def render_pdf(template: str, context: dict[str, Any], **write_options: Any) -> bytes:
+    """The PDF of ``template`` filled with ``context`` (plain data, not ORM objects)."""
+    from weasyprint import HTML  # heavy import, only where PDFs are made
+
+    html = HTML(
+        string=render_html(template, context),
+        base_url=str(TEMPLATES_DIR) + "/",
+        url_fetcher=_local_fetcher,
+    )
+    return html.write_pdf(**write_options)
