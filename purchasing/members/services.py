@@ -51,11 +51,10 @@ import csv
 import io
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from marshmallow import ValidationError
 from sqlalchemy import ColumnElement, and_, func, or_, select
@@ -76,6 +75,7 @@ from purchasing.members.models import (
 )
 from purchasing.members.schemas import MemberCsvRowSchema
 from purchasing.money import ZERO
+from purchasing.unit_of_work import Page, paginate, transaction
 
 __all__ = [
     "CSV_COLUMNS",
@@ -131,15 +131,6 @@ class AdhesionNotActive(ValidationFailed):
 
 
 @dataclass(frozen=True)
-class Page(Generic[T]):
-    items: list[T]
-    #: How many items match, over all pages.
-    total: int
-    page: int
-    per_page: int
-
-
-@dataclass(frozen=True)
 class MemberFilters:
     kind: MemberKind | None = None
     departement_code: str | None = None
@@ -149,24 +140,13 @@ class MemberFilters:
     q: str | None = None
 
 
-@contextmanager
-def _transaction(session: Session) -> Iterator[None]:
-    """Commit once at the end; on any failure roll back, so nothing is left half-done."""
-    try:
-        yield
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-
-
 # --- Members ----------------------------------------------------------------------------
 
 
 def create_member(session: Session, data: Mapping[str, Any], *, actor: Actor | None) -> Member:
     """Register a member from the values of ``MEMBER_FIELDS`` (a loaded ``MemberSchema``)."""
     _refuse_unknown_fields(data)
-    with _transaction(session):
+    with transaction(session):
         member = Member(**data)
         _check_member_rules(member)
         _check_siret_is_free(session, member)
@@ -190,7 +170,7 @@ def update_member(
 ) -> Member:
     """Change some fields of a member; the rules across fields hold on the result."""
     _refuse_unknown_fields(changes)
-    with _transaction(session):
+    with transaction(session):
         member = get_member(session, member_id, actor=actor)
         before = snapshot(member)
         with session.no_autoflush:  # check the new values before the database sees them
@@ -246,14 +226,8 @@ def list_members(
         query = query.where(_adhesion_status_is(filters.adhesion_status))
     if filters.q:
         query = query.where(_matches(filters.q))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    items = session.scalars(
-        query.options(selectinload(Member.adhesions))
-        .order_by(Member.name, Member.id)
-        .offset((page - 1) * per_page)
-        .limit(per_page)
-    )
-    return Page(items=list(items), total=total, page=page, per_page=per_page)
+    query = query.options(selectinload(Member.adhesions)).order_by(Member.name, Member.id)
+    return paginate(session, query, page=page, per_page=per_page)
 
 
 def _refuse_unknown_fields(data: Mapping[str, Any]) -> None:
@@ -330,7 +304,7 @@ def request_adhesion(
     actor: Actor | None,
 ) -> Adhesion:
     """Record a member's request to join; refused while another adhesion is live."""
-    with _transaction(session):
+    with transaction(session):
         member = get_member(session, member_id, actor=actor)
         current = member.current_adhesion
         if current is not None and current.is_live:
@@ -373,7 +347,7 @@ def activate_adhesion(
     actor: Actor | None,
 ) -> Adhesion:
     """Bring the member's requested adhesion into force, or reinstate a suspended one."""
-    with _transaction(session):
+    with transaction(session):
         adhesion = _current_adhesion(session, member_id, actor=actor)
         before = snapshot(adhesion)
         reinstating = adhesion.status is AdhesionStatus.SUSPENDED
@@ -397,7 +371,7 @@ def suspend_adhesion(
     session: Session, member_id: int, *, reason: str, actor: Actor | None
 ) -> Adhesion:
     """Stop the member's orders until its adhesion is reinstated."""
-    with _transaction(session):
+    with transaction(session):
         adhesion = _current_adhesion(session, member_id, actor=actor)
         before = snapshot(adhesion)
         adhesion.suspend(reason=reason)
@@ -414,7 +388,7 @@ def withdraw_adhesion(
     actor: Actor | None,
 ) -> Adhesion:
     """End the member's adhesion (or abandon its request); it may request a new one."""
-    with _transaction(session):
+    with transaction(session):
         adhesion = _current_adhesion(session, member_id, actor=actor)
         before = snapshot(adhesion)
         adhesion.withdraw(end_date=end_date, reason=reason)
@@ -495,7 +469,7 @@ def set_fee_schedule(
     ``bands`` holds ``population_min``, ``population_max`` (None: no upper bound) and
     ``amount``. A schedule is set once: a later deliberation sets a later schedule.
     """
-    with _transaction(session):
+    with transaction(session):
         if session.scalar(
             select(func.count()).where(AdhesionFeeBand.valid_from_year == valid_from_year)
         ):
@@ -653,7 +627,7 @@ def import_members_csv(
         problems.sort(key=lambda problem: problem.line)
         raise ImportRefused(source_name, [str(problem) for problem in problems])
 
-    with _transaction(session):
+    with transaction(session):
         session.add_all(members)
         _flush_or_conflict(
             session,
