@@ -43,11 +43,17 @@ def _init_security(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     """Every blueprint, listed explicitly: what the application serves is read here."""
+    from purchasing.audit import views as audit_views
     from purchasing.auth import views as auth_views
     from purchasing.catalog import views as catalog_views
     from purchasing.members import views as members_views
 
     for page_bp in (web.bp, auth_views.bp):
         app.register_blueprint(page_bp)
-    for api_bp in (auth_views.api_bp, members_views.api_bp, catalog_views.api_bp):
+    for api_bp in (
+        auth_views.api_bp,
+        members_views.api_bp,
+        catalog_views.api_bp,
+        audit_views.api_bp,
+    ):
         api.api.register_blueprint(api_bp)

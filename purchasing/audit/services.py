@@ -7,6 +7,7 @@ describes, or not at all.
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from purchasing.audit.models import AuditRecord
 from purchasing.auth.roles import Actor
+from purchasing.unit_of_work import Page, paginate
 
 
 def snapshot(obj: Any, *, exclude: frozenset[str] = frozenset()) -> dict[str, Any]:
@@ -67,20 +69,31 @@ def record_change(
     return record
 
 
-def list_records(
-    session: Session,
-    *,
-    entity: str | None = None,
-    entity_id: str | None = None,
-    action: str | None = None,
-    limit: int = 100,
-    offset: int = 0,
-) -> list[AuditRecord]:
+@dataclass(frozen=True)
+class AuditFilters:
+    entity: str | None = None
+    entity_id: str | None = None
+    action: str | None = None
+    actor: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def search_records(
+    session: Session, filters: AuditFilters, *, page: int = 1, per_page: int = 50
+) -> Page[AuditRecord]:
+    """Audit records, newest first, matching every filter given."""
     query = select(AuditRecord).order_by(AuditRecord.id.desc())
-    if entity:
-        query = query.where(AuditRecord.entity == entity)
-    if entity_id:
-        query = query.where(AuditRecord.entity_id == entity_id)
-    if action:
-        query = query.where(AuditRecord.action == action)
-    return list(session.scalars(query.limit(limit).offset(offset)))
+    if filters.entity:
+        query = query.where(AuditRecord.entity == filters.entity)
+    if filters.entity_id:
+        query = query.where(AuditRecord.entity_id == filters.entity_id)
+    if filters.action:
+        query = query.where(AuditRecord.action == filters.action)
+    if filters.actor:
+        query = query.where(AuditRecord.actor_label == filters.actor.strip().lower())
+    if filters.since:
+        query = query.where(AuditRecord.at >= filters.since)
+    if filters.until:
+        query = query.where(AuditRecord.at < filters.until)
+    return paginate(session, query, page=page, per_page=per_page)
