@@ -47,6 +47,7 @@ def _register_blueprints(app: Flask) -> None:
     from purchasing.auth import views as auth_views
     from purchasing.catalog import views as catalog_views
     from purchasing.members import views as members_views
+    from purchasing.orders import views as orders_views
 
     for page_bp in (web.bp, auth_views.bp):
         app.register_blueprint(page_bp)
@@ -55,5 +56,6 @@ def _register_blueprints(app: Flask) -> None:
         members_views.api_bp,
         catalog_views.api_bp,
         audit_views.api_bp,
+        orders_views.api_bp,
     ):
         api.api.register_blueprint(api_bp)

@@ -3,5 +3,21 @@
 from tests.factories.auth import make_user
 from tests.factories.catalog import make_family, make_product, make_supplier
 from tests.factories.members import make_member
+from tests.factories.orders import (
+    catalog_family,
+    deliver_everything,
+    invoice_in_full,
+    make_order,
+)
 
-__all__ = ["make_family", "make_member", "make_product", "make_supplier", "make_user"]
+__all__ = [
+    "catalog_family",
+    "deliver_everything",
+    "invoice_in_full",
+    "make_family",
+    "make_member",
+    "make_order",
+    "make_product",
+    "make_supplier",
+    "make_user",
+]

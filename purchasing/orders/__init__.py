@@ -1,0 +1,1 @@
+"""Orders of members, purchase orders to suppliers, supplier invoices, subscriptions."""
