@@ -18,6 +18,20 @@ def euros(value: Decimal | None) -> str:
     return format_currency(value, "EUR", locale=LOCALE)
 
 
+def unit_price(value: Decimal | None) -> str:
+    """Like :func:`euros`, keeping up to four decimals: Decimal('0.0125') -> '0,0125 €'."""
+    if value is None:
+        return ""
+    return format_currency(
+        value, "EUR", format="#,##0.00##\u00a0¤", currency_digits=False, locale=LOCALE
+    )
+
+
+def quantity(value: Decimal | int | None) -> str:
+    """Up to four decimals, as invoices carry them: Decimal('0.5484') -> '0,5484'."""
+    return "" if value is None else format_decimal(value, format="#,##0.####", locale=LOCALE)
+
+
 def number(value: Decimal | int | None) -> str:
     return "" if value is None else format_decimal(value, locale=LOCALE)
 
@@ -33,4 +47,11 @@ def french_date(value: date | datetime | None) -> str:
     return "" if value is None else format_date(value, format="dd/MM/yyyy", locale=LOCALE)
 
 
-FILTERS = {"euros": euros, "number": number, "percent": percent, "french_date": french_date}
+FILTERS = {
+    "euros": euros,
+    "unit_price": unit_price,
+    "quantity": quantity,
+    "number": number,
+    "percent": percent,
+    "french_date": french_date,
+}

@@ -49,6 +49,21 @@ def apply_margin(cost: Decimal, margin_rate: Decimal) -> Decimal:
     return round_cents(to_decimal(cost) * (1 + to_decimal(margin_rate)))
 
 
-def line_amount(unit_price: Decimal, quantity: Decimal | int) -> Decimal:
-    """Amount of an invoice or order line: unit price x quantity, half-up to the cent."""
-    return round_cents(to_decimal(unit_price) * to_decimal(quantity))
+def line_amount(
+    unit_price: Decimal,
+    quantity: Decimal | int,
+    *,
+    days: int | None = None,
+    period_days: int | None = None,
+) -> Decimal:
+    """Amount of an invoice or order line: unit price x quantity, half-up to the cent.
+
+    With ``days`` of ``period_days``, the amount of a partial period, prorated by day and
+    rounded once, at the end (a rounded daily price would drift by cents).
+    """
+    amount = to_decimal(unit_price) * to_decimal(quantity)
+    if days is not None or period_days is not None:
+        if days is None or not period_days or not 0 <= days <= period_days:
+            raise ValueError(f"prorata {days}/{period_days} is not a part of a period")
+        amount = amount * days / period_days
+    return round_cents(amount)

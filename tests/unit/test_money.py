@@ -39,3 +39,17 @@ def test_rounding_is_within_half_a_cent(value):
     rounded = round_cents(value)
     assert rounded.as_tuple().exponent == -2
     assert abs(rounded - value) <= Decimal("0.005")
+
+
+def test_prorated_line_amount_rounds_once():
+    # 21 days of 30 at 100.00 a month: 70.00
+    assert line_amount(Decimal("100.00"), 1, days=21, period_days=30) == Decimal("70.00")
+    # 2 licences, 1 day of 30 at 10.00: 0.6666... -> 0.67 (a rounded daily price says 0.66)
+    assert line_amount(Decimal("10.00"), 2, days=1, period_days=30) == Decimal("0.67")
+    # 1 day of 30 at 0.15: 0.005 -> 0.01 (half-up)
+    assert line_amount(Decimal("0.15"), 1, days=1, period_days=30) == Decimal("0.01")
+    assert line_amount(Decimal("99.99"), 1, days=30, period_days=30) == Decimal("99.99")
+    with pytest.raises(ValueError):
+        line_amount(Decimal("1"), 1, days=31, period_days=30)
+    with pytest.raises(ValueError):
+        line_amount(Decimal("1"), 1, days=3)
