@@ -45,6 +45,7 @@ def _register_blueprints(app: Flask) -> None:
     """Every blueprint, listed explicitly: what the application serves is read here."""
     from purchasing.audit import views as audit_views
     from purchasing.auth import views as auth_views
+    from purchasing.billing import views as billing_views
     from purchasing.catalog import views as catalog_views
     from purchasing.members import views as members_views
     from purchasing.orders import views as orders_views
@@ -57,5 +58,6 @@ def _register_blueprints(app: Flask) -> None:
         catalog_views.api_bp,
         audit_views.api_bp,
         orders_views.api_bp,
+        billing_views.api_bp,
     ):
         api.api.register_blueprint(api_bp)

@@ -42,11 +42,12 @@ def db_upgrade(revision: str) -> None:
 
 def register_commands() -> None:
     from purchasing.auth.cli import users
+    from purchasing.billing.cli import billing
     from purchasing.catalog.cli import catalog
     from purchasing.demo import demo
     from purchasing.members.cli import members
 
-    for command in (users, catalog, members, demo):
+    for command in (users, catalog, members, billing, demo):
         main.add_command(command)
 
 

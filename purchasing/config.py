@@ -28,7 +28,12 @@ def load_config(overrides: dict | None = None) -> dict:
             "siret": os.environ.get("SELLER_SIRET", "25590012800018"),
             "vat_number": os.environ.get("SELLER_VAT_NUMBER", "FR07255900128"),
             "email": os.environ.get("SELLER_EMAIL", "centrale@syndicat-numerique.example"),
+            # The account at the Trésor public members pay into (sample IBAN).
+            "iban": os.environ.get("SELLER_IBAN", "FR3810071590000000200012345"),
+            "bic": os.environ.get("SELLER_BIC", "TRPUFRP1"),
         },
+        #: Days from issue to due date; 30 for public buyers (Code de la commande publique).
+        "PAYMENT_DAYS": int(os.environ.get("PAYMENT_DAYS", "30")),
         # flask-smorest / OpenAPI
         "API_TITLE": "Centrale API",
         "API_VERSION": "v1",

@@ -1,40 +1,13 @@
-"""Every model of every domain, imported so that ``metadata`` is complete (Alembic, tests)."""
+"""Every domain's models, imported so that ``metadata`` is complete (Alembic, tests)."""
 
-from purchasing.audit.models import AuditRecord
-from purchasing.auth.models import ApiToken, User
-from purchasing.catalog.models import *  # noqa: F403 - the catalogue's tables
+import purchasing.audit.models
+import purchasing.auth.models
+import purchasing.billing.models
+import purchasing.catalog.models
+import purchasing.events
+import purchasing.members.models
+import purchasing.numbering
+import purchasing.orders.models  # noqa: F401 - imported for their tables
 from purchasing.db import Base
-from purchasing.events import DomainEvent
-from purchasing.members.models import *  # noqa: F403 - the members' tables
-from purchasing.numbering import NumberSequence
-from purchasing.orders.models import (
-    Delivery,
-    Order,
-    OrderLine,
-    PurchaseOrder,
-    PurchaseOrderLine,
-    Subscription,
-    SubscriptionQuantity,
-    SupplierInvoice,
-    SupplierInvoiceLine,
-)
 
 metadata = Base.metadata
-
-__all__ = [
-    "ApiToken",
-    "AuditRecord",
-    "Delivery",
-    "DomainEvent",
-    "NumberSequence",
-    "Order",
-    "OrderLine",
-    "PurchaseOrder",
-    "PurchaseOrderLine",
-    "Subscription",
-    "SubscriptionQuantity",
-    "SupplierInvoice",
-    "SupplierInvoiceLine",
-    "User",
-    "metadata",
-]

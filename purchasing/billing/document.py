@@ -40,6 +40,7 @@ from stdnum import bic, iban
 
 from purchasing.errors import ValidationFailed
 from purchasing.money import ZERO, line_amount, round_cents
+from purchasing.totals import document_totals
 
 #: Late-payment mentions required by Code de commerce L441-9 I, worded for public buyers:
 #: their late payments are governed by the Code de la commande publique, which sets the
@@ -316,16 +317,15 @@ def compute_totals(lines: Sequence[InvoiceLine], *, aid_in_vat_base: bool) -> Do
     VAT is rounded once per rate, on the sum of the line amounts at that rate, never per
     line; the totals are plain sums of rounded parts, so they hold to the cent.
     """
-    bases: dict[Decimal, Decimal] = {}
-    for line in lines:
-        bases[line.vat_rate] = bases.get(line.vat_rate, ZERO) + line.net_amount
+    totals = document_totals((line.net_amount, line.vat_rate) for line in lines)
     breakdown = tuple(
-        VatBreakdown(rate=rate, base=base, amount=round_cents(base * rate))
-        for rate, base in sorted(bases.items(), reverse=True)
+        VatBreakdown(rate=part.rate, base=part.base, amount=part.vat) for part in totals.vat
     )
-    total_net = sum((line.net_amount for line in lines), ZERO)
-    total_vat = sum((vat.amount for vat in breakdown), ZERO)
-    total_gross = total_net + total_vat
+    total_net, total_vat, total_gross = (
+        totals.total_excl_vat,
+        totals.total_vat,
+        totals.total_incl_vat,
+    )
     prepaid = total_aid(lines) if aid_in_vat_base else ZERO
     return DocumentTotals(
         vat_breakdown=breakdown,

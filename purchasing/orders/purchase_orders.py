@@ -51,7 +51,7 @@ from purchasing.orders.models import (
     plain_quantity,
 )
 from purchasing.orders.roles import BUYERS, STAFF, actor_id, require_role
-from purchasing.orders.totals import document_totals
+from purchasing.totals import document_totals
 from purchasing.unit_of_work import Page, paginate, transaction
 
 __all__ = [

@@ -4,7 +4,7 @@
 them alone (``invoices/templates/quote.html``), never from ORM objects. Amounts are the
 order lines' frozen prices.
 
-Totals follow :func:`purchasing.orders.totals.document_totals`, and are given per billing
+Totals follow :func:`purchasing.totals.document_totals`, and are given per billing
 rhythm: adding a monthly price to a one-off price would mean nothing, so one-off amounts
 (with the set-up fees of recurring items, charged once at commissioning) are totalled
 apart from monthly and yearly ones. Intermediary lines are listed apart and left out of
@@ -22,8 +22,8 @@ from typing import Any
 
 from purchasing.catalog.pricing import Billing
 from purchasing.orders.models import Order, OrderLine, setup_fee_designation
-from purchasing.orders.totals import DocumentTotals, document_totals
 from purchasing.pdf import render_pdf
+from purchasing.totals import DocumentTotals, document_totals
 
 #: How long the centre holds the prices of a quote, from the order date.
 VALIDITY = timedelta(days=30)

@@ -23,7 +23,7 @@ from purchasing.catalog.pricing import Billing
 from purchasing.members.models import Member
 from purchasing.orders import purchase_orders, services
 from purchasing.orders.models import Order, OrderStatus, PurchaseOrder, SupplierInvoice
-from purchasing.orders.totals import document_totals
+from purchasing.totals import document_totals
 from tests.factories.catalog import make_family, make_product
 from tests.factories.members import make_member
 

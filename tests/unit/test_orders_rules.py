@@ -11,7 +11,7 @@ from purchasing.catalog.pricing import Billing, PurchaseMode
 from purchasing.orders.models import OrderLine, QuantitySegment, quantity_segments
 from purchasing.orders.purchase_orders import line_mismatches
 from purchasing.orders.quote import totals_by_billing
-from purchasing.orders.totals import DocumentTotals, VatBreakdown, document_totals
+from purchasing.totals import DocumentTotals, VatBreakdown, document_totals
 
 D = Decimal
 

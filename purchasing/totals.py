@@ -5,9 +5,8 @@ first (``purchasing.money.line_amount``); the VAT of a rate is computed once, on
 the line amounts of that rate, and rounded half-up; the total including VAT is the sum of
 those parts, so every figure printed adds up to the cent.
 
-The orders domain uses it for quotes and supplier invoices; billing, which sits above
-orders, imports it for invoices and credit notes. It imports nothing of the project but
-``purchasing.money``.
+Quotes and supplier invoices (orders) and invoices and credit notes (billing) all use
+it. It imports nothing of the project but ``purchasing.money``.
 """
 
 from __future__ import annotations

@@ -1,0 +1,299 @@
+"""Invoices, credit notes, their stored documents, payments and billing runs.
+
+An issued invoice or credit note never changes: the service layer refuses it, and the
+columns that make the document (number, lines, totals, PDF) are written once, at issue.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Enum,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+    inspect,
+    select,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from purchasing.billing.document import DocumentKind
+from purchasing.db import Base, Rate, utcnow
+
+
+def _enum_type(enum_class: type[enum.Enum]) -> Enum:
+    return Enum(
+        enum_class,
+        native_enum=False,
+        length=20,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+#: Number series of each kind: FA-2026-000123, AV-2026-000004.
+SERIES = {DocumentKind.INVOICE: "FA", DocumentKind.CREDIT_NOTE: "AV"}
+
+
+class InvoiceStatus(enum.StrEnum):
+    DRAFT = "draft"
+    ISSUED = "issued"
+
+
+class PaymentStatus(enum.StrEnum):
+    OPEN = "open"
+    PARTLY_PAID = "partly_paid"
+    PAID = "paid"
+
+
+class Invoice(Base):
+    """An invoice or a credit note to a member. A draft has no number."""
+
+    __tablename__ = "invoices"
+    __table_args__ = (
+        UniqueConstraint("series", "fiscal_year", "sequence"),
+        CheckConstraint("(status = 'draft') = (number IS NULL)", name="number_only_when_issued"),
+        CheckConstraint(
+            "(kind = 'credit_note') = (corrected_invoice_id IS NOT NULL)",
+            name="credit_note_corrects_an_invoice",
+        ),
+        CheckConstraint("amount_paid >= 0", name="amount_paid_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[DocumentKind] = mapped_column(_enum_type(DocumentKind))
+    status: Mapped[InvoiceStatus] = mapped_column(
+        _enum_type(InvoiceStatus), default=InvoiceStatus.DRAFT
+    )
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    #: "FA" or "AV"; with fiscal_year and sequence, the number's parts (set at issue)
+    series: Mapped[str] = mapped_column(String(10))
+    fiscal_year: Mapped[int | None]
+    sequence: Mapped[int | None]
+    number: Mapped[str | None] = mapped_column(String(30), unique=True)
+    issue_date: Mapped[date | None]
+    due_date: Mapped[date | None]
+    #: the supply date or service period the invoice covers
+    period_start: Mapped[date | None]
+    period_end: Mapped[date | None]
+    #: copied from the member at issue: the document keeps what it said
+    buyer: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    engagement_number: Mapped[str | None] = mapped_column(String(50))
+    corrected_invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    total_net: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
+    total_vat: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
+    total_gross: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
+    #: grant deducted from what the member pays (FEDER); 0 without aid
+    total_aid: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
+    #: what the member pays: total_gross - total_aid
+    amount_due: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
+    amount_paid: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
+    #: what credit notes took off this invoice (their amounts due)
+    amount_credited: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
+    payment_status: Mapped[PaymentStatus] = mapped_column(
+        _enum_type(PaymentStatus), default=PaymentStatus.OPEN
+    )
+    billing_run_id: Mapped[int | None] = mapped_column(ForeignKey("billing_runs.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    issued_at: Mapped[datetime | None]
+    issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    lines: Mapped[list[InvoiceLine]] = relationship(
+        back_populates="invoice", order_by="InvoiceLine.position", cascade="all, delete-orphan"
+    )
+    vat_lines: Mapped[list[InvoiceVat]] = relationship(
+        back_populates="invoice", order_by="InvoiceVat.rate", cascade="all, delete-orphan"
+    )
+    document: Mapped[InvoiceDocumentFile | None] = relationship(back_populates="invoice")
+    payments: Mapped[list[Payment]] = relationship(back_populates="invoice", order_by="Payment.id")
+    corrected_invoice: Mapped[Invoice | None] = relationship(remote_side=[id])
+
+    @property
+    def outstanding(self) -> Decimal:
+        """What the member still owes on this invoice."""
+        return self.amount_due - self.amount_credited - self.amount_paid
+
+
+class InvoiceLine(Base):
+    __tablename__ = "invoice_lines"
+    __table_args__ = (
+        # One invoice line per subscription, billing period and stretch of quantity: a
+        # billing run run twice, or resumed, can never invoice a period twice.
+        Index(
+            "uq_invoice_lines_subscription_period",
+            "subscription_id",
+            "billed_period_start",
+            "service_start",
+            unique=True,
+            sqlite_where=text("subscription_id IS NOT NULL"),
+            postgresql_where=text("subscription_id IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    position: Mapped[int]
+    designation: Mapped[str] = mapped_column(String(300))
+    unit: Mapped[str] = mapped_column(String(30))
+    quantity: Mapped[Decimal] = mapped_column(Numeric(12, 3))
+    unit_price: Mapped[Decimal]
+    vat_rate: Mapped[Decimal] = mapped_column(Rate)
+    #: quantity x unit price (prorated by day for a partial period), half-up to the cent
+    net_amount: Mapped[Decimal]
+    aid_amount: Mapped[Decimal | None]
+    aid_label: Mapped[str | None] = mapped_column(String(200))
+    #: a partial period: days served of the period's days (net = price x qty x days / period)
+    prorata_days: Mapped[int | None]
+    period_days: Mapped[int | None]
+    service_start: Mapped[date | None]
+    service_end: Mapped[date | None]
+    #: what this line bills: a delivered one-off order line, a set-up fee, or a
+    #: subscription's period; a credit note line points to the line it credits
+    order_line_id: Mapped[int | None] = mapped_column(ForeignKey("order_lines.id"), index=True)
+    delivery_id: Mapped[int | None] = mapped_column(
+        ForeignKey("order_line_deliveries.id"), unique=True
+    )
+    #: the line bills the set-up fee of ``order_line_id`` (a recurring item's one-off charge)
+    is_setup_fee: Mapped[bool] = mapped_column(default=False)
+    subscription_id: Mapped[int | None] = mapped_column(ForeignKey("subscriptions.id"))
+    #: first day of the billing period (month or year) a subscription line belongs to
+    billed_period_start: Mapped[date | None]
+    credited_line_id: Mapped[int | None] = mapped_column(ForeignKey("invoice_lines.id"))
+    sales_account: Mapped[str | None] = mapped_column(String(10))
+    family_code: Mapped[str | None] = mapped_column(String(40))
+
+    invoice: Mapped[Invoice] = relationship(back_populates="lines")
+
+
+class InvoiceVat(Base):
+    """VAT of one rate: on the sum of the line amounts of that rate (EN 16931)."""
+
+    __tablename__ = "invoice_vat"
+    __table_args__ = (UniqueConstraint("invoice_id", "rate"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"))
+    rate: Mapped[Decimal] = mapped_column(Rate)
+    base: Mapped[Decimal]
+    amount: Mapped[Decimal]
+
+    invoice: Mapped[Invoice] = relationship(back_populates="vat_lines")
+
+
+class InvoiceDocumentFile(Base):
+    """The PDF (with its Factur-X XML) rendered once at issue, served as stored forever."""
+
+    __tablename__ = "invoice_documents"
+
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), primary_key=True)
+    pdf: Mapped[bytes] = mapped_column(LargeBinary)
+    xml: Mapped[bytes] = mapped_column(LargeBinary)
+    #: SHA-256 of the PDF at issue; a stored file that no longer matches is reported
+    pdf_sha256: Mapped[str] = mapped_column(String(64))
+    rendered_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    invoice: Mapped[Invoice] = relationship(back_populates="document")
+
+
+class Payment(Base):
+    __tablename__ = "payments"
+    __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    amount: Mapped[Decimal]
+    paid_on: Mapped[date]
+    #: the Trésor's reference of the transfer, or the member's mandate number
+    reference: Mapped[str] = mapped_column(String(100), default="")
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    invoice: Mapped[Invoice] = relationship(back_populates="payments")
+
+
+class BillingRunStatus(enum.StrEnum):
+    RUNNING = "running"
+    COMPLETED = "completed"
+
+
+class BillingRun(Base):
+    """One monthly billing run. Running a period again resumes or completes it."""
+
+    __tablename__ = "billing_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: "2026-11"
+    period: Mapped[str] = mapped_column(String(7), unique=True)
+    status: Mapped[BillingRunStatus] = mapped_column(_enum_type(BillingRunStatus))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    started_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    members_total: Mapped[int] = mapped_column(default=0)
+    invoices_issued: Mapped[int] = mapped_column(default=0)
+    #: how many times the run was started for this period (resumed after an interruption)
+    attempts: Mapped[int] = mapped_column(default=1)
+
+
+__all__ = [
+    "BillingRun",
+    "DocumentKind",
+    "Invoice",
+    "InvoiceDocumentFile",
+    "InvoiceLine",
+    "InvoiceVat",
+    "Payment",
+]
+
+
+class IssuedDocumentIsImmutable(RuntimeError):
+    """A change to an issued invoice's content reached the database layer: a bug upstream."""
+
+
+#: What may still change on an issued invoice: what is paid and credited on it.
+_SETTLEMENT_COLUMNS = frozenset({"amount_paid", "amount_credited", "payment_status"})
+
+
+@event.listens_for(Invoice, "before_update")
+def _guard_issued_invoice(_mapper: Any, _connection: Any, invoice: Invoice) -> None:
+    state = inspect(invoice)
+    if invoice.status is not InvoiceStatus.ISSUED or state.attrs.status.history.has_changes():
+        return  # a draft, or the flush that issues it
+    changed = {
+        attr.key
+        for attr in state.mapper.column_attrs
+        if state.attrs[attr.key].history.has_changes()
+    }
+    if changed - _SETTLEMENT_COLUMNS:
+        raise IssuedDocumentIsImmutable(
+            f"invoice {invoice.number}: {', '.join(sorted(changed - _SETTLEMENT_COLUMNS))} "
+            "cannot change once issued"
+        )
+
+
+@event.listens_for(InvoiceLine, "before_update")
+@event.listens_for(InvoiceLine, "before_delete")
+@event.listens_for(InvoiceVat, "before_update")
+@event.listens_for(InvoiceVat, "before_delete")
+@event.listens_for(InvoiceDocumentFile, "before_update")
+@event.listens_for(InvoiceDocumentFile, "before_delete")
+def _guard_issued_parts(_mapper: Any, connection: Any, part: Any) -> None:
+    invoice_id = part.invoice_id
+    status = connection.scalar(select(Invoice.status).where(Invoice.id == invoice_id))
+    if status is InvoiceStatus.ISSUED:
+        raise IssuedDocumentIsImmutable(
+            f"{type(part).__name__} of issued invoice {invoice_id} cannot change"
+        )

@@ -1,0 +1,148 @@
+"""What the billing API accepts and answers. Amounts travel as strings ("1234.56")."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from purchasing.billing.models import DocumentKind, PaymentStatus
+from purchasing.fields import Amount, PaginationQuerySchema, Text
+
+PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+
+
+class InvoiceVatSchema(Schema):
+    rate = fields.Decimal(as_string=True)
+    base = Amount()
+    amount = Amount()
+
+
+class InvoiceLineSchema(Schema):
+    id = fields.Integer()
+    position = fields.Integer()
+    designation = fields.String()
+    quantity = fields.Decimal(as_string=True)
+    unit = fields.String()
+    unit_price = Amount()
+    vat_rate = fields.Decimal(as_string=True)
+    net_amount = Amount()
+    aid_amount = Amount(allow_none=True)
+    prorata_days = fields.Integer(allow_none=True)
+    period_days = fields.Integer(allow_none=True)
+    service_start = fields.Date(allow_none=True)
+    service_end = fields.Date(allow_none=True)
+    subscription_id = fields.Integer(allow_none=True)
+    order_line_id = fields.Integer(allow_none=True)
+    credited_line_id = fields.Integer(allow_none=True)
+
+
+class PaymentSchema(Schema):
+    id = fields.Integer()
+    amount = Amount()
+    paid_on = fields.Date()
+    reference = fields.String()
+
+
+class InvoiceSchema(Schema):
+    id = fields.Integer()
+    kind = fields.Enum(DocumentKind, by_value=True)
+    number = fields.String()
+    member_id = fields.Integer()
+    issue_date = fields.Date()
+    due_date = fields.Date(allow_none=True)
+    engagement_number = fields.String(allow_none=True)
+    corrected_invoice_id = fields.Integer(allow_none=True)
+    reason = fields.String()
+    total_net = Amount()
+    total_vat = Amount()
+    total_gross = Amount()
+    total_aid = Amount()
+    amount_due = Amount()
+    amount_paid = Amount()
+    amount_credited = Amount()
+    outstanding = Amount(allow_negative=True)
+    payment_status = fields.Enum(PaymentStatus, by_value=True)
+    lines = fields.List(fields.Nested(InvoiceLineSchema))
+    vat = fields.List(fields.Nested(InvoiceVatSchema), attribute="vat_lines")
+    payments = fields.List(fields.Nested(PaymentSchema))
+    pdf_sha256 = fields.Function(lambda invoice: invoice.document and invoice.document.pdf_sha256)
+
+
+class InvoiceSummarySchema(InvoiceSchema):
+    class Meta:
+        exclude = ("lines", "vat", "payments")
+
+
+class InvoicePageSchema(Schema):
+    items = fields.List(fields.Nested(InvoiceSummarySchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+
+
+class InvoiceQuerySchema(PaginationQuerySchema):
+    member_id = fields.Integer(metadata={"description": "staff only; a member sees its own"})
+    kind = fields.Enum(DocumentKind, by_value=True)
+    payment_status = fields.Enum(PaymentStatus, by_value=True)
+
+
+class CreditLineInputSchema(Schema):
+    invoice_line_id = fields.Integer(required=True)
+    amount = Amount(metadata={"description": "excl. VAT; leave out to credit the whole line"})
+
+
+class CreditNoteInputSchema(Schema):
+    reason = Text(required=True, max_length=500)
+    lines = fields.List(
+        fields.Nested(CreditLineInputSchema),
+        validate=validate.Length(min=1),
+        metadata={"description": "leave out to credit the whole invoice"},
+    )
+
+
+class PaymentInputSchema(Schema):
+    amount = Amount(required=True)
+    paid_on = fields.Date(required=True)
+    reference = Text(max_length=100, load_default="")
+
+
+class BillingRunInputSchema(Schema):
+    period = fields.String(
+        required=True,
+        validate=validate.Regexp(PERIOD_PATTERN, error="a month written YYYY-MM"),
+        metadata={"example": "2026-11"},
+    )
+
+
+class BillingRunSchema(Schema):
+    id = fields.Integer()
+    period = fields.String()
+    status = fields.String()
+    started_at = fields.DateTime()
+    finished_at = fields.DateTime(allow_none=True)
+    members_total = fields.Integer()
+    invoices_issued = fields.Integer()
+    attempts = fields.Integer()
+
+
+class BillingRunResultSchema(Schema):
+    run = fields.Nested(BillingRunSchema)
+    issued = fields.List(fields.Nested(InvoiceSummarySchema))
+
+
+class ReceivablesQuerySchema(Schema):
+    as_of = fields.Date(metadata={"description": "default: today"})
+    member_id = fields.Integer()
+
+
+class ReceivableSchema(Schema):
+    invoice = fields.Nested(InvoiceSummarySchema)
+    outstanding = Amount(allow_negative=True)
+    days_overdue = fields.Integer()
+    bucket = fields.String()
+
+
+class ReceivablesReportSchema(Schema):
+    as_of = fields.Date()
+    items = fields.List(fields.Nested(ReceivableSchema))
+    totals = fields.Dict(keys=fields.String(), values=Amount(allow_negative=True))
+    total = Amount(allow_negative=True)

@@ -1,0 +1,616 @@
+"""Use cases of invoicing: issue invoices and credit notes, record payments, read them.
+
+An invoice is issued inside one transaction: its number is taken from the series of its
+fiscal year (``purchasing.numbering``), its figures are computed from its lines, its PDF
+with the Factur-X XML is rendered and stored with its SHA-256, and the ``invoice.issued``
+event the ledger posts is written. Any failure rolls all of it back, number included, so
+the series stays without gaps. Once issued, nothing of the document changes: corrections
+are credit notes, which reference the invoice and have their own series.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from purchasing.audit.services import record_change
+from purchasing.auth.roles import Actor, member_scope
+from purchasing.billing import document as doc
+from purchasing.billing.models import (
+    SERIES,
+    DocumentKind,
+    Invoice,
+    InvoiceDocumentFile,
+    InvoiceLine,
+    InvoiceStatus,
+    InvoiceVat,
+    Payment,
+    PaymentStatus,
+)
+from purchasing.billing.rendering import render_invoice
+from purchasing.billing.settings import BillingSettings
+from purchasing.db import utcnow
+from purchasing.errors import Conflict, NotFound, ValidationFailed
+from purchasing.events import publish
+from purchasing.fields import today_in_paris
+from purchasing.members.models import Member
+from purchasing.money import ZERO, line_amount
+from purchasing.numbering import format_number, next_number
+from purchasing.unit_of_work import Page, paginate, transaction
+
+#: Accounts of goods resold (707x); any other sales account is a service (706x).
+GOODS_ACCOUNT_PREFIX = "707"
+
+
+class InvoiceAlreadyIssued(Conflict):
+    def __init__(self, invoice: Invoice) -> None:
+        super().__init__(
+            f"invoice {invoice.number} is issued and can no longer change; "
+            "correct it with a credit note",
+            field="status",
+        )
+
+
+class IssueDateOutOfOrder(ValidationFailed):
+    """Numbers are chronological: an issue date may not precede the series' last one."""
+
+
+class CreditExceedsInvoice(ValidationFailed):
+    pass
+
+
+class PaymentExceedsBalance(ValidationFailed):
+    pass
+
+
+# --- Reading ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InvoiceFilters:
+    member_id: int | None = None
+    kind: DocumentKind | None = None
+    payment_status: PaymentStatus | None = None
+    period: str | None = None
+
+
+def _visible(actor: Actor | None):
+    query = select(Invoice).where(Invoice.status == InvoiceStatus.ISSUED)
+    scope = member_scope(actor)
+    if scope is not None:
+        query = query.where(Invoice.member_id == scope)
+    return query
+
+
+def get_invoice(session: Session, invoice_id: int, *, actor: Actor | None) -> Invoice:
+    """An invoice or credit note; a member's user sees only its own (else NotFound)."""
+    scope = member_scope(actor)
+    invoice = session.get(Invoice, invoice_id)
+    if invoice is None or (scope is not None and invoice.member_id != scope):
+        raise NotFound(f"no invoice with id {invoice_id}", field="invoice_id")
+    if scope is not None and invoice.status is not InvoiceStatus.ISSUED:
+        raise NotFound(f"no invoice with id {invoice_id}", field="invoice_id")
+    return invoice
+
+
+def list_invoices(
+    session: Session,
+    *,
+    actor: Actor | None,
+    filters: InvoiceFilters | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> Page[Invoice]:
+    """Issued invoices and credit notes, newest first."""
+    filters = filters or InvoiceFilters()
+    query = _visible(actor)
+    if filters.member_id is not None:
+        query = query.where(Invoice.member_id == filters.member_id)
+    if filters.kind is not None:
+        query = query.where(Invoice.kind == filters.kind)
+    if filters.payment_status is not None:
+        query = query.where(Invoice.payment_status == filters.payment_status)
+    query = query.order_by(Invoice.issue_date.desc(), Invoice.id.desc())
+    return paginate(session, query, page=page, per_page=per_page)
+
+
+def stored_document(session: Session, invoice_id: int, *, actor: Actor | None) -> Invoice:
+    """The invoice whose stored PDF and XML are to be served, exactly as issued."""
+    invoice = get_invoice(session, invoice_id, actor=actor)
+    if invoice.document is None:
+        raise NotFound(f"invoice {invoice_id} has no document", field="invoice_id")
+    return invoice
+
+
+# --- Issuing ----------------------------------------------------------------------------
+
+
+def issue_invoice(
+    session: Session,
+    invoice_id: int,
+    *,
+    settings: BillingSettings,
+    issued_by: Actor | None,
+    issue_date: date | None = None,
+) -> Invoice:
+    """Issue a draft invoice: number, figures, PDF and ledger event, in one transaction."""
+    with transaction(session):
+        invoice = session.get(Invoice, invoice_id, with_for_update=True)
+        if invoice is None:
+            raise NotFound(f"no invoice with id {invoice_id}", field="invoice_id")
+        issue(session, invoice, settings=settings, issued_by=issued_by, issue_date=issue_date)
+    return invoice
+
+
+def issue(
+    session: Session,
+    invoice: Invoice,
+    *,
+    settings: BillingSettings,
+    issued_by: Actor | None,
+    issue_date: date | None = None,
+) -> None:
+    """Issue ``invoice`` inside the caller's transaction (the billing run's, or ours)."""
+    if invoice.status is InvoiceStatus.ISSUED:
+        raise InvoiceAlreadyIssued(invoice)
+    if not invoice.lines:
+        raise ValidationFailed("an invoice has at least one line", field="lines")
+    issue_date = issue_date or today_in_paris()
+    series = SERIES[invoice.kind]
+    _check_chronology(session, series, issue_date)
+    member = session.get(Member, invoice.member_id)
+    aid_in_vat_base = True  # FEDER programmes will set this per programme
+    document_lines = [_document_line(line) for line in invoice.lines]
+    totals = doc.compute_totals(document_lines, aid_in_vat_base=aid_in_vat_base)
+    sequence = next_number(session, series, issue_date.year)
+    # One flush writes the whole issued document: the database layer refuses any later
+    # change to an issued invoice, so nothing may reach it half-issued.
+    with session.no_autoflush:
+        invoice.series, invoice.fiscal_year, invoice.sequence = series, issue_date.year, sequence
+        invoice.number = format_number(series, issue_date.year, sequence)
+        invoice.issue_date = issue_date
+        if invoice.kind is DocumentKind.INVOICE:
+            invoice.due_date = issue_date + timedelta(days=settings.payment_days)
+        invoice.buyer = _buyer_snapshot(member)
+        invoice.vat_lines = [
+            InvoiceVat(rate=vat.rate, base=vat.base, amount=vat.amount)
+            for vat in totals.vat_breakdown
+        ]
+        invoice.total_net, invoice.total_vat = totals.total_net, totals.total_vat
+        invoice.total_gross, invoice.amount_due = totals.total_gross, totals.amount_due
+        invoice.total_aid = doc.total_aid(document_lines)
+        invoice.issued_at, invoice.issued_by_id = utcnow(), _actor_id(issued_by)
+        invoice.status = InvoiceStatus.ISSUED
+    session.flush()
+
+    rendered = render_invoice(document_of(invoice, settings, aid_in_vat_base=aid_in_vat_base))
+    session.add(
+        InvoiceDocumentFile(
+            invoice_id=invoice.id, pdf=rendered.pdf, xml=rendered.xml, pdf_sha256=rendered.sha256
+        )
+    )
+    publish(
+        session,
+        f"{invoice.kind.value}.issued",
+        entity="invoice",
+        entity_id=invoice.id,
+        payload=_ledger_payload(invoice),
+    )
+    record_change(
+        session,
+        actor=issued_by,
+        action=f"{invoice.kind.value}.issued",
+        entity="invoice",
+        entity_id=invoice.id,
+        after={
+            "number": invoice.number,
+            "issue_date": issue_date.isoformat(),
+            "total_gross": str(invoice.total_gross),
+            "amount_due": str(invoice.amount_due),
+            "pdf_sha256": rendered.sha256,
+        },
+    )
+
+
+def _check_chronology(session: Session, series: str, issue_date: date) -> None:
+    latest = session.scalar(
+        select(func.max(Invoice.issue_date)).where(
+            Invoice.series == series, Invoice.fiscal_year == issue_date.year
+        )
+    )
+    if latest is not None and issue_date < latest:
+        raise IssueDateOutOfOrder(
+            f"{series} documents of {issue_date.year} are issued up to {latest.isoformat()}; "
+            "a number may not go to an earlier date",
+            field="issue_date",
+        )
+
+
+def _actor_id(actor: Actor | None) -> int | None:
+    return actor.id if actor is not None else None
+
+
+def _buyer_snapshot(member: Member) -> dict[str, object]:
+    return {
+        "name": member.name,
+        "address_lines": [line for line in (member.address_line1, member.address_line2) if line],
+        "postal_code": member.postal_code,
+        "city": member.city,
+        "siret": member.siret,
+        "vat_number": member.vat_number,
+        "email": member.billing_email,
+        "chorus_service_code": member.chorus_service_code,
+    }
+
+
+def _document_line(line: InvoiceLine) -> doc.InvoiceLine:
+    return doc.InvoiceLine(
+        position=line.position,
+        designation=line.designation,
+        quantity=line.quantity,
+        unit=line.unit,
+        unit_price=line.unit_price,
+        vat_rate=line.vat_rate,
+        net_amount=line.net_amount,
+        period_start=line.service_start,
+        period_end=line.service_end,
+        aid_amount=line.aid_amount,
+        aid_label=line.aid_label,
+        prorata_days=line.prorata_days,
+        period_days=line.period_days,
+    )
+
+
+def document_of(
+    invoice: Invoice, settings: BillingSettings, *, aid_in_vat_base: bool = True
+) -> doc.InvoiceDocument:
+    """The plain data the PDF and the Factur-X XML are rendered from."""
+    buyer = invoice.buyer or {}
+    lines = tuple(_document_line(line) for line in invoice.lines)
+    totals = doc.compute_totals(lines, aid_in_vat_base=aid_in_vat_base)
+    corrected = invoice.corrected_invoice
+    starts = [line.service_start for line in invoice.lines if line.service_start]
+    ends = [line.service_end for line in invoice.lines if line.service_end]
+    period_start, period_end = (min(starts), max(ends)) if starts and ends else (None, None)
+    return doc.InvoiceDocument(
+        kind=invoice.kind,
+        number=invoice.number or "",
+        issue_date=invoice.issue_date,
+        seller=settings.seller,
+        buyer=doc.Party(
+            name=buyer["name"],
+            address=doc.PostalAddress(
+                lines=tuple(buyer["address_lines"]),
+                postal_code=buyer["postal_code"],
+                city=buyer["city"],
+            ),
+            siret=buyer["siret"],
+            vat_number=buyer.get("vat_number"),
+            email=buyer.get("email"),
+        ),
+        operation_category=_operation_category(invoice.lines),
+        lines=lines,
+        payment_terms=settings.payment_terms,
+        due_date=invoice.due_date,
+        supply_date=None if period_start else invoice.issue_date,
+        period_start=period_start,
+        period_end=period_end,
+        chorus_service_code=buyer.get("chorus_service_code"),
+        engagement_number=invoice.engagement_number,
+        payment_iban=settings.iban if invoice.kind is DocumentKind.INVOICE else None,
+        payment_bic=settings.bic if invoice.kind is DocumentKind.INVOICE else None,
+        corrected_invoice_number=corrected.number if corrected else None,
+        corrected_invoice_date=corrected.issue_date if corrected else None,
+        aid_in_vat_base=aid_in_vat_base,
+        notes=(invoice.reason,) if invoice.reason else (),
+        **totals.as_fields(),
+    )
+
+
+def _operation_category(lines: Sequence[InvoiceLine]) -> doc.OperationCategory:
+    goods = {(line.sales_account or "").startswith(GOODS_ACCOUNT_PREFIX) for line in lines}
+    if goods == {True}:
+        return doc.OperationCategory.GOODS
+    if goods == {False}:
+        return doc.OperationCategory.SERVICES
+    return doc.OperationCategory.MIXED
+
+
+def _ledger_payload(invoice: Invoice) -> dict[str, object]:
+    """What the ledger posts: sales by account and family, VAT by rate, the receivable."""
+    sales: dict[tuple[str | None, str | None], Decimal] = defaultdict(lambda: ZERO)
+    for line in invoice.lines:
+        sales[(line.sales_account, line.family_code)] += line.net_amount
+    return {
+        "kind": invoice.kind.value,
+        "number": invoice.number,
+        "issue_date": invoice.issue_date.isoformat(),
+        "member_id": invoice.member_id,
+        "corrected_invoice_id": invoice.corrected_invoice_id,
+        "sales": [
+            {"account": account, "family_code": family, "amount": str(amount)}
+            for (account, family), amount in sorted(sales.items(), key=lambda kv: str(kv[0]))
+        ],
+        "vat": [
+            {"rate": str(v.rate), "base": str(v.base), "amount": str(v.amount)}
+            for v in invoice.vat_lines
+        ],
+        "total_gross": str(invoice.total_gross),
+        "total_aid": str(invoice.total_aid),
+        "amount_due": str(invoice.amount_due),
+    }
+
+
+# --- Credit notes -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreditRequest:
+    """Credit one line of the invoice: all that remains of it, or ``amount`` excl. VAT."""
+
+    invoice_line_id: int
+    amount: Decimal | None = None
+
+
+def create_credit_note(
+    session: Session,
+    invoice_id: int,
+    *,
+    reason: str,
+    lines: Sequence[CreditRequest] | None = None,
+    settings: BillingSettings,
+    issued_by: Actor | None,
+    issue_date: date | None = None,
+) -> Invoice:
+    """Issue a credit note on an issued invoice: whole (``lines`` None) or partial.
+
+    A line is never credited beyond what it billed, over all the credit notes of the
+    invoice; the credit note takes its own number in the AV series.
+    """
+    if not reason.strip():
+        raise ValidationFailed("say why the invoice is corrected", field="reason")
+    with transaction(session):
+        invoice = session.get(Invoice, invoice_id, with_for_update=True)
+        if invoice is None or invoice.kind is not DocumentKind.INVOICE:
+            raise NotFound(f"no invoice with id {invoice_id}", field="invoice_id")
+        if invoice.status is not InvoiceStatus.ISSUED:
+            raise Conflict("only an issued invoice can be credited", field="status")
+        remaining = _creditable(session, invoice)
+        requests = lines or [CreditRequest(line_id) for line_id, left in remaining.items() if left]
+        if not requests:
+            raise CreditExceedsInvoice("this invoice is already fully credited", field="lines")
+        by_id = {line.id: line for line in invoice.lines}
+        note = Invoice(
+            kind=DocumentKind.CREDIT_NOTE,
+            series=SERIES[DocumentKind.CREDIT_NOTE],
+            member_id=invoice.member_id,
+            corrected_invoice=invoice,
+            engagement_number=invoice.engagement_number,
+            reason=reason.strip(),
+            created_by_id=_actor_id(issued_by),
+        )
+        for position, request in enumerate(requests, start=1):
+            original = by_id.get(request.invoice_line_id)
+            if original is None:
+                raise ValidationFailed(
+                    f"line {request.invoice_line_id} is not a line of {invoice.number}",
+                    field=f"lines[{position - 1}].invoice_line_id",
+                )
+            note.lines.append(
+                _credit_line(original, request, remaining[original.id], position=position)
+            )
+            remaining[original.id] -= note.lines[-1].net_amount
+        session.add(note)
+        session.flush()
+        issue(session, note, settings=settings, issued_by=issued_by, issue_date=issue_date)
+        invoice.amount_credited += note.amount_due
+        _update_payment_status(invoice)
+    return note
+
+
+def _creditable(session: Session, invoice: Invoice) -> dict[int, Decimal]:
+    """What is left to credit of each line of ``invoice``."""
+    credited = dict(
+        session.execute(
+            select(InvoiceLine.credited_line_id, func.sum(InvoiceLine.net_amount))
+            .where(InvoiceLine.credited_line_id.in_([line.id for line in invoice.lines]))
+            .group_by(InvoiceLine.credited_line_id)
+        ).all()
+    )
+    return {line.id: line.net_amount - (credited.get(line.id) or ZERO) for line in invoice.lines}
+
+
+def _credit_line(
+    original: InvoiceLine, request: CreditRequest, left: Decimal, *, position: int
+) -> InvoiceLine:
+    if left <= 0:
+        raise CreditExceedsInvoice(
+            f"line {original.position} is already fully credited", field="lines"
+        )
+    whole = request.amount is None and left == original.net_amount
+    amount = left if request.amount is None else request.amount
+    if amount <= 0 or amount > left:
+        raise CreditExceedsInvoice(
+            f"at most {left} can still be credited on line {original.position}",
+            field=f"lines[{position - 1}].amount",
+        )
+    common = {
+        "position": position,
+        "vat_rate": original.vat_rate,
+        "credited_line_id": original.id,
+        "order_line_id": original.order_line_id,
+        "sales_account": original.sales_account,
+        "family_code": original.family_code,
+        "service_start": original.service_start,
+        "service_end": original.service_end,
+    }
+    if whole:
+        # The line as billed, so the credit note reads like the invoice it cancels.
+        return InvoiceLine(
+            designation=original.designation,
+            unit=original.unit,
+            quantity=original.quantity,
+            unit_price=original.unit_price,
+            net_amount=original.net_amount,
+            aid_amount=original.aid_amount,
+            aid_label=original.aid_label,
+            prorata_days=original.prorata_days,
+            period_days=original.period_days,
+            **common,
+        )
+    return InvoiceLine(
+        designation=f"Régularisation : {original.designation}",
+        unit="forfait",
+        quantity=Decimal(1),
+        unit_price=amount,
+        net_amount=line_amount(amount, 1),
+        **common,
+    )
+
+
+# --- Payments ---------------------------------------------------------------------------
+
+
+def record_payment(
+    session: Session,
+    invoice_id: int,
+    *,
+    amount: Decimal,
+    paid_on: date,
+    reference: str = "",
+    recorded_by: Actor | None,
+) -> Payment:
+    """Record money received on an invoice; partial payments add up, never beyond it."""
+    with transaction(session):
+        invoice = session.get(Invoice, invoice_id, with_for_update=True)
+        if invoice is None or invoice.kind is not DocumentKind.INVOICE:
+            raise NotFound(f"no invoice with id {invoice_id}", field="invoice_id")
+        if invoice.status is not InvoiceStatus.ISSUED:
+            raise Conflict("a draft is not payable", field="status")
+        if amount <= 0:
+            raise ValidationFailed("must be more than 0", field="amount")
+        if amount > invoice.outstanding:
+            raise PaymentExceedsBalance(
+                f"{amount} is more than the {invoice.outstanding} still due on {invoice.number}",
+                field="amount",
+            )
+        if paid_on < invoice.issue_date:
+            raise ValidationFailed(
+                f"before the invoice was issued ({invoice.issue_date.isoformat()})",
+                field="paid_on",
+            )
+        before = {"amount_paid": str(invoice.amount_paid), "status": invoice.payment_status.value}
+        payment = Payment(
+            invoice=invoice,
+            amount=amount,
+            paid_on=paid_on,
+            reference=reference.strip(),
+            recorded_by_id=_actor_id(recorded_by),
+        )
+        session.add(payment)
+        invoice.amount_paid += amount
+        _update_payment_status(invoice)
+        session.flush()
+        publish(
+            session,
+            "payment.received",
+            entity="payment",
+            entity_id=payment.id,
+            payload={
+                "invoice_id": invoice.id,
+                "invoice_number": invoice.number,
+                "member_id": invoice.member_id,
+                "amount": amount,
+                "paid_on": paid_on,
+                "reference": payment.reference,
+            },
+        )
+        record_change(
+            session,
+            actor=recorded_by,
+            action="payment.recorded",
+            entity="invoice",
+            entity_id=invoice.id,
+            before=before,
+            after={
+                "amount_paid": str(invoice.amount_paid),
+                "status": invoice.payment_status.value,
+            },
+        )
+    return payment
+
+
+def _update_payment_status(invoice: Invoice) -> None:
+    if invoice.outstanding <= 0:
+        invoice.payment_status = PaymentStatus.PAID
+    elif invoice.amount_paid > 0 or invoice.amount_credited > 0:
+        invoice.payment_status = PaymentStatus.PARTLY_PAID
+    else:
+        invoice.payment_status = PaymentStatus.OPEN
+
+
+# --- Receivables ------------------------------------------------------------------------
+
+#: Ageing buckets by days past the due date: (label, first day, last day or None).
+AGEING_BUCKETS = (
+    ("not_due", None, 0),
+    ("1_30", 1, 30),
+    ("31_60", 31, 60),
+    ("61_90", 61, 90),
+    ("over_90", 91, None),
+)
+
+
+@dataclass(frozen=True)
+class Receivable:
+    invoice: Invoice
+    outstanding: Decimal
+    days_overdue: int
+    bucket: str
+
+
+@dataclass(frozen=True)
+class ReceivablesReport:
+    as_of: date
+    items: list[Receivable]
+    #: Outstanding per ageing bucket, every bucket present.
+    totals: dict[str, Decimal]
+    total: Decimal
+
+
+def receivables(
+    session: Session, *, as_of: date, actor: Actor | None, member_id: int | None = None
+) -> ReceivablesReport:
+    """Invoices not fully paid on ``as_of``, with how late each is, by ageing bucket."""
+    query = (
+        _visible(actor)
+        .where(
+            Invoice.kind == DocumentKind.INVOICE,
+            Invoice.payment_status != PaymentStatus.PAID,
+            Invoice.issue_date <= as_of,
+        )
+        .options(selectinload(Invoice.payments))
+        .order_by(Invoice.due_date, Invoice.id)
+    )
+    if member_id is not None:
+        query = query.where(Invoice.member_id == member_id)
+    items = []
+    totals = {label: ZERO for label, _low, _high in AGEING_BUCKETS}
+    for invoice in session.scalars(query):
+        overdue = max((as_of - invoice.due_date).days, 0)
+        bucket = next(
+            label
+            for label, low, high in AGEING_BUCKETS
+            if (low is None or overdue >= low) and (high is None or overdue <= high)
+        )
+        items.append(Receivable(invoice, invoice.outstanding, overdue, bucket))
+        totals[bucket] += invoice.outstanding
+    return ReceivablesReport(
+        as_of=as_of, items=items, totals=totals, total=sum(totals.values(), ZERO)
+    )

@@ -1,0 +1,43 @@
+"""What the billing services need to know about the seller, read once from the config.
+
+Services take a :class:`BillingSettings`; they never read the application's config.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from purchasing.billing.document import Party, PostalAddress
+
+
+@dataclass(frozen=True)
+class BillingSettings:
+    seller: Party
+    iban: str
+    bic: str
+    #: Days from issue to due date (30 for public buyers).
+    payment_days: int = 30
+
+    @property
+    def payment_terms(self) -> str:
+        return f"Paiement à {self.payment_days} jours à compter de la date d'émission."
+
+
+def settings_from_config(config: Mapping[str, Any]) -> BillingSettings:
+    seller = config["SELLER"]
+    return BillingSettings(
+        seller=Party(
+            name=seller["name"],
+            address=PostalAddress(
+                lines=(seller["address"],), postal_code=seller["postal_code"], city=seller["city"]
+            ),
+            siret=seller["siret"],
+            vat_number=seller["vat_number"],
+            email=seller.get("email"),
+        ),
+        iban=seller["iban"],
+        bic=seller["bic"],
+        payment_days=int(config.get("PAYMENT_DAYS", 30)),
+    )
