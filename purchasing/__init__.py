@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.routing import IntegerConverter, Map
 
 from purchasing import api, db, web
 from purchasing.config import INSTANCE_DIR, load_config
@@ -11,9 +12,19 @@ from purchasing.config import INSTANCE_DIR, load_config
 csrf = CSRFProtect()
 
 
+class DatabaseIdConverter(IntegerConverter):
+    """``<int:...>`` limited to what a BIGINT column holds."""
+
+    def __init__(self, url_map: Map, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(url_map, *args, **kwargs)
+
+
 def create_app(overrides: dict | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(INSTANCE_DIR))
     app.config.update(load_config(overrides))
+    # Before any route is added: ids in paths must fit a 64-bit column (else 404, not 500).
+    app.url_map.converters["int"] = DatabaseIdConverter
 
     db.init_app(app)
     api.init_app(app)

@@ -90,3 +90,8 @@ def test_a_role_outside_an_endpoints_rule_is_refused(app, api_as, role):
 def test_an_undeclared_endpoint_is_refused(app, api_as):
     app.add_url_rule("/api/v1/undeclared", "undeclared", lambda: "open")
     assert api_as("admin").get("/undeclared").status_code == 403
+
+
+def test_an_id_beyond_64_bits_is_a_404_not_a_server_error(api_as):
+    response = api_as("admin").get("/members/99999999999999999999")
+    assert response.status_code == 404
