@@ -1,4 +1,5 @@
-"""``centrale demo``: the demo data set — members of Nord / Pas-de-Calais and a user per role.
+"""``centrale demo``: the demo data set — members of Nord / Pas-de-Calais, a user per role,
+and last month's orders and invoices.
 
 Idempotent: members already present are kept, users already present are not recreated.
 The credentials printed here are for a local demonstration only.
@@ -6,20 +7,30 @@ The credentials printed here are for a local demonstration only.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from purchasing.auth import services as auth_services
 from purchasing.auth.models import User
+from purchasing.billing import periods
+from purchasing.billing import run as billing_run
+from purchasing.billing.settings import BillingSettings, settings_from_config
 from purchasing.cli_support import reports_domain_errors
 from purchasing.config import PROJECT_ROOT
 from purchasing.db import get_session
+from purchasing.fields import today_in_paris
 from purchasing.members import services as member_services
 from purchasing.members.models import Member
+from purchasing.orders import services as order_services
+from purchasing.orders.models import Order
 
 DEMO_DIR = PROJECT_ROOT / "demo"
 DEMO_PASSWORD = "demo-centrale-2026"
@@ -40,6 +51,69 @@ def load_demo_members(session: Session, csv_path: Path) -> int:
         return member_services.import_members_csv(
             session, stream.read(), source_name=csv_path.name, imported_by=None
         )
+
+
+@dataclass(frozen=True)
+class DemoOrder:
+    member_index: int
+    lines: tuple[tuple[str, str], ...]  # (SKU, quantity)
+    engagement_number: str
+
+
+#: What the demo members ordered last month: Mairie Connectée modules, video-protection
+#: equipment (wholesaler) and a fibre link (intermediary: contracted directly).
+DEMO_ORDERS = (
+    DemoOrder(0, (("MC-MESSAGERIE", "25"), ("MC-DOMAINE", "1"), ("MC-SAUVEGARDE", "1")), "ENG-1"),
+    DemoOrder(1, (("VID-CAM-DOME", "4"), ("MC-DEMARCHES", "1")), "ENG-2"),
+    DemoOrder(2, (("MC-MESSAGERIE", "6"), ("MC-SITE", "1")), "ENG-3"),
+)
+
+
+def load_demo_activity(session: Session, settings: BillingSettings) -> int:
+    """Orders of the demo members, delivered and commissioned last month, then that
+    month's billing run; nothing when orders already exist. The invoices issued."""
+    if session.scalar(select(Order.id).limit(1)) is not None:
+        return 0
+    last_day_of_last_month = today_in_paris().replace(day=1) - timedelta(days=1)
+    last_month = periods.parse_month(f"{last_day_of_last_month:%Y-%m}")
+    members = session.scalars(select(Member).order_by(Member.id)).all()
+    for spec in DEMO_ORDERS:
+        order = order_services.create_order(
+            session,
+            actor=None,
+            member_id=members[spec.member_index].id,
+            order_date=last_month.start,
+            engagement_number=f"{spec.engagement_number}-{last_month.start:%Y%m}",
+            lines=[
+                order_services.LineInput(sku=sku, quantity=Decimal(quantity))
+                for sku, quantity in spec.lines
+            ],
+        )
+        for step in (
+            order_services.submit_order,
+            order_services.approve_order,
+            order_services.send_order,
+        ):
+            step(session, order.id, actor=None)
+        fulfilled_on = last_month.start + timedelta(days=9)
+        for line in order.lines:
+            if line.is_recurring:
+                order_services.record_commissioning(
+                    session, order.id, line.id, commissioned_on=fulfilled_on, actor=None
+                )
+            else:
+                order_services.record_delivery(
+                    session,
+                    order.id,
+                    line.id,
+                    quantity=line.quantity,
+                    delivered_on=fulfilled_on,
+                    actor=None,
+                )
+    result = billing_run.run_billing(
+        session, f"{last_month.start:%Y-%m}", settings=settings, started_by=None
+    )
+    return len(result.issued)
 
 
 def ensure_user(
@@ -78,6 +152,8 @@ def demo() -> None:
     session = get_session()
     imported = load_demo_members(session, DEMO_DIR / "members.csv")
     click.echo(f"demo members imported: {imported}")
+    invoices = load_demo_activity(session, settings_from_config(current_app.config))
+    click.echo(f"demo orders billed last month: {invoices} invoice(s)")
     rows = [ensure_user(session, email=e, role=r, full_name=n) for e, r, n in STAFF]
     members = session.scalars(select(Member).order_by(Member.id).limit(3))
     for member in members:

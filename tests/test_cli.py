@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from purchasing.auth.models import User
 from purchasing.auth.services import user_for_token
+from purchasing.billing.models import Invoice
 from purchasing.cli import main
 from purchasing.members.models import Member
 
@@ -44,6 +45,7 @@ def test_users_create_refuses_a_member_user_without_member(run, session):
 
 
 def test_demo_loads_members_and_a_user_per_role_and_can_run_twice(run, session):
+    assert run("catalog", "load", "catalog").exit_code == 0
     first = run("demo")
     assert first.exit_code == 0, first.output
     assert session.scalar(select(func.count()).select_from(Member)) == 12
@@ -52,6 +54,7 @@ def test_demo_loads_members_and_a_user_per_role_and_can_run_twice(run, session):
     second = run("demo")
     assert second.exit_code == 0, second.output
     assert session.scalar(select(func.count()).select_from(Member)) == 12
+    assert session.scalar(select(func.count()).select_from(Invoice)) == 3
     # The tokens printed by the second run work; those of the first were revoked.
     new_tokens = [line.split(": ")[1] for line in second.output.splitlines() if "API token" in line]
     old_tokens = [line.split(": ")[1] for line in first.output.splitlines() if "API token" in line]
