@@ -51,7 +51,9 @@ def test_demo_loads_members_and_a_user_per_role_and_can_run_twice(run, session):
     assert session.scalar(select(func.count()).select_from(Member)) == 12
     roles = set(session.scalars(select(User.role)))
     assert {r.value for r in roles} == {"admin", "purchasing", "finance", "auditor", "member"}
+    assert "demo orders billed last month: 3 invoice(s)" in first.output
     second = run("demo")
+    assert "demo orders billed last month: 0 invoice(s)" in second.output
     assert second.exit_code == 0, second.output
     assert session.scalar(select(func.count()).select_from(Member)) == 12
     assert session.scalar(select(func.count()).select_from(Invoice)) == 3
