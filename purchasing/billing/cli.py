@@ -7,11 +7,9 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from purchasing.billing import run as billing_run
-from purchasing.billing.periods import InvalidPeriod, parse_month
 from purchasing.billing.settings import settings_from_config
 from purchasing.cli_support import reports_domain_errors
 from purchasing.db import get_session
-from purchasing.errors import ValidationFailed
 
 
 @click.group("billing")
@@ -26,10 +24,7 @@ def billing() -> None:
 @reports_domain_errors
 def run(period: str, issue_date) -> None:
     """Invoice every member for PERIOD (YYYY-MM); safe to run again."""
-    try:
-        parse_month(period)
-    except InvalidPeriod as exc:
-        raise ValidationFailed(str(exc), field="period") from None
+    billing_run.billed_month(period)  # refused before the progress bar shows
     with click.progressbar(length=1, label=f"Facturation {period}", show_pos=True) as bar:
 
         def progress(done: int, total: int) -> None:

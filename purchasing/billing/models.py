@@ -98,6 +98,9 @@ class Invoice(Base):
     total_gross: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
     #: grant deducted from what the member pays (FEDER); 0 without aid
     total_aid: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
+    #: the FEDER aid is a price complement kept in the VAT base (True) or a price
+    #: reduction (False): the programme's setting, kept with the document it shaped
+    aid_in_vat_base: Mapped[bool] = mapped_column(default=True)
     #: what the member pays: total_gross - total_aid
     amount_due: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
     amount_paid: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
@@ -202,7 +205,7 @@ class InvoiceDocumentFile(Base):
     invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), primary_key=True)
     pdf: Mapped[bytes] = mapped_column(LargeBinary)
     xml: Mapped[bytes] = mapped_column(LargeBinary)
-    #: SHA-256 of the PDF at issue; a stored file that no longer matches is reported
+    #: SHA-256 of the PDF at issue; a stored file that no longer matches is never served
     pdf_sha256: Mapped[str] = mapped_column(String(64))
     rendered_at: Mapped[datetime] = mapped_column(default=utcnow)
 

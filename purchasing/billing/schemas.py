@@ -126,7 +126,9 @@ class BillingRunSchema(Schema):
 
 class BillingRunResultSchema(Schema):
     run = fields.Nested(BillingRunSchema)
+    #: What this call issued: nothing when the period was already invoiced.
     issued = fields.List(fields.Nested(InvoiceSummarySchema))
+    members_seen = fields.Integer()
 
 
 class ReceivablesQuerySchema(Schema):

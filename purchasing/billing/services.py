@@ -6,18 +6,26 @@ with the Factur-X XML is rendered and stored with its SHA-256, and the ``invoice
 event the ledger posts is written. Any failure rolls all of it back, number included, so
 the series stays without gaps. Once issued, nothing of the document changes: corrections
 are credit notes, which reference the invoice and have their own series.
+
+What the member still owes on an invoice is its amount due less its credit notes and the
+payments received (:attr:`Invoice.outstanding`). Its payment status says where that
+stands: ``open`` while nothing was paid, ``partly_paid`` once a payment came in and
+something is still owed, ``paid`` when nothing is: an invoice settled by credit notes,
+wholly or with payments, is ``paid`` too. A credit note issued after payment leaves a
+negative outstanding, the sum the centre owes the member back.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from purchasing.audit.services import record_change
 from purchasing.auth.roles import Actor, member_scope
@@ -42,6 +50,9 @@ from purchasing.fields import today_in_paris
 from purchasing.members.models import Member
 from purchasing.money import ZERO, line_amount
 from purchasing.numbering import format_number, next_number
+from purchasing.orders.models import OrderLine
+from purchasing.subsidies.models import SubsidyProgramme
+from purchasing.subsidies.services import AidGrant, AidRequest, allocate_aid, give_back_aid
 from purchasing.unit_of_work import Page, paginate, transaction
 
 #: Accounts of goods resold (707x); any other sales account is a service (706x).
@@ -69,6 +80,19 @@ class PaymentExceedsBalance(ValidationFailed):
     pass
 
 
+class NotAnInvoice(Conflict):
+    """A credit note where an invoice is expected: it is neither credited nor paid."""
+
+    def __init__(self, note: Invoice, action: str) -> None:
+        super().__init__(
+            f"{note.number} is a credit note: only an invoice {action}", field="invoice_id"
+        )
+
+
+class StoredDocumentAltered(RuntimeError):
+    """A stored PDF no longer matches the SHA-256 taken at issue: it is not served."""
+
+
 # --- Reading ----------------------------------------------------------------------------
 
 
@@ -77,7 +101,6 @@ class InvoiceFilters:
     member_id: int | None = None
     kind: DocumentKind | None = None
     payment_status: PaymentStatus | None = None
-    period: str | None = None
 
 
 def _visible(actor: Actor | None):
@@ -121,10 +144,17 @@ def list_invoices(
 
 
 def stored_document(session: Session, invoice_id: int, *, actor: Actor | None) -> Invoice:
-    """The invoice whose stored PDF and XML are to be served, exactly as issued."""
+    """The invoice whose stored PDF and XML are to be served, exactly as issued.
+
+    Raises :class:`StoredDocumentAltered` when the PDF no longer has the SHA-256 it was
+    issued with: a member must never receive a file other than the one issued.
+    """
     invoice = get_invoice(session, invoice_id, actor=actor)
-    if invoice.document is None:
+    stored = invoice.document
+    if stored is None:
         raise NotFound(f"invoice {invoice_id} has no document", field="invoice_id")
+    if hashlib.sha256(stored.pdf).hexdigest() != stored.pdf_sha256:
+        raise StoredDocumentAltered(f"the stored PDF of {invoice.number} was altered")
     return invoice
 
 
@@ -163,12 +193,17 @@ def issue(
         raise ValidationFailed("an invoice has at least one line", field="lines")
     issue_date = issue_date or today_in_paris()
     series = SERIES[invoice.kind]
-    _check_chronology(session, series, issue_date)
     member = session.get(Member, invoice.member_id)
-    aid_in_vat_base = True  # FEDER programmes will set this per programme
+    # Aid first, in every issue: programme rows are then always locked before the number
+    # counter, so concurrent issuers never wait on each other in opposite orders.
+    aid_by_programme = _apply_aid(session, invoice, issue_date)
+    aid_in_vat_base = invoice.aid_in_vat_base
     document_lines = [_document_line(line) for line in invoice.lines]
     totals = doc.compute_totals(document_lines, aid_in_vat_base=aid_in_vat_base)
     sequence = next_number(session, series, issue_date.year)
+    # Checked once the number is taken: its counter row is locked until we commit, so
+    # every document issued before this one in the series is committed and seen here.
+    _check_chronology(session, series, issue_date)
     # One flush writes the whole issued document: the database layer refuses any later
     # change to an issued invoice, so nothing may reach it half-issued.
     with session.no_autoflush:
@@ -189,7 +224,7 @@ def issue(
         invoice.status = InvoiceStatus.ISSUED
     session.flush()
 
-    rendered = render_invoice(document_of(invoice, settings, aid_in_vat_base=aid_in_vat_base))
+    rendered = render_invoice(document_of(invoice, settings))
     session.add(
         InvoiceDocumentFile(
             invoice_id=invoice.id, pdf=rendered.pdf, xml=rendered.xml, pdf_sha256=rendered.sha256
@@ -200,7 +235,7 @@ def issue(
         f"{invoice.kind.value}.issued",
         entity="invoice",
         entity_id=invoice.id,
-        payload=_ledger_payload(invoice),
+        payload={**_ledger_payload(invoice), "aid_by_programme": aid_by_programme},
     )
     record_change(
         session,
@@ -218,7 +253,105 @@ def issue(
     )
 
 
+def _apply_aid(session: Session, invoice: Invoice, issue_date: date) -> list[dict[str, str]]:
+    """Put the FEDER aid on the lines of ``invoice`` (an invoice consumes the envelope, a
+    credit note gives back what the lines it credits consumed). Each programme's aid,
+    for the ledger."""
+    if invoice.kind is DocumentKind.INVOICE:
+        grants, aid_in_vat_base = _allocate(session, invoice, issue_date)
+    else:
+        grants, aid_in_vat_base = _give_back(session, invoice, issue_date)
+    invoice.aid_in_vat_base = aid_in_vat_base
+    per_programme: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for line, grant in grants:
+        if not aid_in_vat_base:
+            # A price reduction: the line's amount excl. VAT is its price less the aid.
+            line.net_amount = doc.line_net_amount(
+                line.unit_price,
+                line.quantity,
+                grant.amount,
+                aid_in_vat_base=False,
+                prorata_days=line.prorata_days,
+                period_days=line.period_days,
+            )
+        line.aid_amount, line.aid_label = grant.amount, grant.label
+        per_programme[session.get(SubsidyProgramme, grant.programme_id).code] += grant.amount
+    return [
+        {"programme_code": code, "amount": str(amount)}
+        for code, amount in sorted(per_programme.items())
+    ]
+
+
+def _allocate(
+    session: Session, invoice: Invoice, issue_date: date
+) -> tuple[list[tuple[InvoiceLine, AidGrant]], bool]:
+    order_lines = {
+        line.id: line
+        for line in session.scalars(
+            select(OrderLine).where(
+                OrderLine.id.in_([line.order_line_id for line in invoice.lines])
+            )
+        )
+    }
+    requests = []
+    for line in invoice.lines:
+        order_line = order_lines.get(line.order_line_id)
+        requests.append(
+            AidRequest(
+                key=line.position,
+                product_id=order_line.product_id if order_line else None,
+                # A set-up fee is not the service the programme lowers the price of.
+                subsidy_eligible=bool(order_line and order_line.subsidy_eligible)
+                and not line.is_setup_fee,
+                quantity=line.quantity,
+                gross_amount=line.net_amount,
+            )
+        )
+    allocation = allocate_aid(
+        session,
+        invoice_id=invoice.id,
+        member_id=invoice.member_id,
+        on=issue_date,
+        lines=requests,
+    )
+    by_position = {line.position: line for line in invoice.lines}
+    grants = [(by_position[grant.key], grant) for grant in allocation.grants]
+    return grants, allocation.aid_in_vat_base if grants else True
+
+
+def _give_back(
+    session: Session, note: Invoice, issue_date: date
+) -> tuple[list[tuple[InvoiceLine, AidGrant]], bool]:
+    original = note.corrected_invoice
+    originals = {line.id: line for line in original.lines}
+    aided = {line.id for line in original.lines if line.aid_amount}
+    credited = [line for line in note.lines if line.credited_line_id in aided]
+    if not credited:
+        return [], original.aid_in_vat_base
+    if not original.aid_in_vat_base and any(line.aid_amount is None for line in credited):
+        # Under a price reduction the credited amount is net of aid: only a whole line
+        # says how much of it was aid.
+        raise ValidationFailed(
+            "an aided line of a price-reduction programme is credited whole only",
+            field="lines",
+        )
+    grants = give_back_aid(
+        session,
+        credit_note_id=note.id,
+        corrected_invoice_id=original.id,
+        credited=[
+            (originals[line.credited_line_id].position, line.net_amount) for line in credited
+        ],
+        on=issue_date,
+    )
+    by_original_position = {originals[line.credited_line_id].position: line for line in credited}
+    return [(by_original_position[grant.key], grant) for grant in grants], (
+        original.aid_in_vat_base
+    )
+
+
 def _check_chronology(session: Session, series: str, issue_date: date) -> None:
+    """Numbers follow issue dates: none may go to a day before the series' latest."""
     latest = session.scalar(
         select(func.max(Invoice.issue_date)).where(
             Invoice.series == series, Invoice.fiscal_year == issue_date.year
@@ -267,17 +400,20 @@ def _document_line(line: InvoiceLine) -> doc.InvoiceLine:
     )
 
 
-def document_of(
-    invoice: Invoice, settings: BillingSettings, *, aid_in_vat_base: bool = True
-) -> doc.InvoiceDocument:
+def document_of(invoice: Invoice, settings: BillingSettings) -> doc.InvoiceDocument:
     """The plain data the PDF and the Factur-X XML are rendered from."""
     buyer = invoice.buyer or {}
     lines = tuple(_document_line(line) for line in invoice.lines)
-    totals = doc.compute_totals(lines, aid_in_vat_base=aid_in_vat_base)
+    totals = doc.compute_totals(lines, aid_in_vat_base=invoice.aid_in_vat_base)
     corrected = invoice.corrected_invoice
     starts = [line.service_start for line in invoice.lines if line.service_start]
     ends = [line.service_end for line in invoice.lines if line.service_end]
     period_start, period_end = (min(starts), max(ends)) if starts and ends else (None, None)
+    supply_date = invoice.issue_date if period_start is None else None
+    if period_start is not None and period_start == period_end:
+        # Everything supplied on one day (deliveries, a commissioning): its date, not a
+        # one-day period, is the "date de livraison" CGI art. 242 nonies A asks for.
+        supply_date, period_start, period_end = period_start, None, None
     return doc.InvoiceDocument(
         kind=invoice.kind,
         number=invoice.number or "",
@@ -296,9 +432,13 @@ def document_of(
         ),
         operation_category=_operation_category(invoice.lines),
         lines=lines,
-        payment_terms=settings.payment_terms,
+        payment_terms=(
+            settings.payment_terms
+            if invoice.kind is DocumentKind.INVOICE
+            else settings.credit_note_terms
+        ),
         due_date=invoice.due_date,
-        supply_date=None if period_start else invoice.issue_date,
+        supply_date=supply_date,
         period_start=period_start,
         period_end=period_end,
         chorus_service_code=buyer.get("chorus_service_code"),
@@ -307,7 +447,7 @@ def document_of(
         payment_bic=settings.bic if invoice.kind is DocumentKind.INVOICE else None,
         corrected_invoice_number=corrected.number if corrected else None,
         corrected_invoice_date=corrected.issue_date if corrected else None,
-        aid_in_vat_base=aid_in_vat_base,
+        aid_in_vat_base=invoice.aid_in_vat_base,
         notes=(invoice.reason,) if invoice.reason else (),
         **totals.as_fields(),
     )
@@ -371,16 +511,25 @@ def create_credit_note(
     """Issue a credit note on an issued invoice: whole (``lines`` None) or partial.
 
     A line is never credited beyond what it billed, over all the credit notes of the
-    invoice; the credit note takes its own number in the AV series.
+    invoice; the credit note takes its own number in the AV series. What it credits
+    lowers the invoice's outstanding (see the module's note on payment statuses).
     """
     if not reason.strip():
         raise ValidationFailed("say why the invoice is corrected", field="reason")
+    issue_date = issue_date or today_in_paris()
     with transaction(session):
         invoice = session.get(Invoice, invoice_id, with_for_update=True)
-        if invoice is None or invoice.kind is not DocumentKind.INVOICE:
+        if invoice is None:
             raise NotFound(f"no invoice with id {invoice_id}", field="invoice_id")
+        if invoice.kind is not DocumentKind.INVOICE:
+            raise NotAnInvoice(invoice, "can be credited")
         if invoice.status is not InvoiceStatus.ISSUED:
             raise Conflict("only an issued invoice can be credited", field="status")
+        if issue_date < invoice.issue_date:
+            raise ValidationFailed(
+                f"before the invoice it corrects ({invoice.issue_date.isoformat()})",
+                field="issue_date",
+            )
         remaining = _creditable(session, invoice)
         requests = lines or [CreditRequest(line_id) for line_id, left in remaining.items() if left]
         if not requests:
@@ -409,8 +558,18 @@ def create_credit_note(
         session.add(note)
         session.flush()
         issue(session, note, settings=settings, issued_by=issued_by, issue_date=issue_date)
+        before = _settlement(invoice)
         invoice.amount_credited += note.amount_due
         _update_payment_status(invoice)
+        record_change(
+            session,
+            actor=issued_by,
+            action="invoice.credited",
+            entity="invoice",
+            entity_id=invoice.id,
+            before=before,
+            after=_settlement(invoice) | {"credit_note": note.number},
+        )
     return note
 
 
@@ -435,7 +594,9 @@ def _credit_line(
         )
     whole = request.amount is None and left == original.net_amount
     amount = left if request.amount is None else request.amount
-    if amount <= 0 or amount > left:
+    if amount <= 0:
+        raise ValidationFailed("must be more than 0", field=f"lines[{position - 1}].amount")
+    if amount > left:
         raise CreditExceedsInvoice(
             f"at most {left} can still be credited on line {original.position}",
             field=f"lines[{position - 1}].amount",
@@ -489,8 +650,10 @@ def record_payment(
     """Record money received on an invoice; partial payments add up, never beyond it."""
     with transaction(session):
         invoice = session.get(Invoice, invoice_id, with_for_update=True)
-        if invoice is None or invoice.kind is not DocumentKind.INVOICE:
+        if invoice is None:
             raise NotFound(f"no invoice with id {invoice_id}", field="invoice_id")
+        if invoice.kind is not DocumentKind.INVOICE:
+            raise NotAnInvoice(invoice, "is paid")
         if invoice.status is not InvoiceStatus.ISSUED:
             raise Conflict("a draft is not payable", field="status")
         if amount <= 0:
@@ -505,7 +668,9 @@ def record_payment(
                 f"before the invoice was issued ({invoice.issue_date.isoformat()})",
                 field="paid_on",
             )
-        before = {"amount_paid": str(invoice.amount_paid), "status": invoice.payment_status.value}
+        if paid_on > today_in_paris():
+            raise ValidationFailed("may not be in the future", field="paid_on")
+        before = _settlement(invoice)
         payment = Payment(
             invoice=invoice,
             amount=amount,
@@ -538,18 +703,26 @@ def record_payment(
             entity="invoice",
             entity_id=invoice.id,
             before=before,
-            after={
-                "amount_paid": str(invoice.amount_paid),
-                "status": invoice.payment_status.value,
-            },
+            after=_settlement(invoice),
         )
     return payment
 
 
+def _settlement(invoice: Invoice) -> dict[str, str]:
+    """What payments and credit notes change on an invoice, for the audit trail."""
+    return {
+        "amount_paid": str(invoice.amount_paid),
+        "amount_credited": str(invoice.amount_credited),
+        "status": invoice.payment_status.value,
+    }
+
+
 def _update_payment_status(invoice: Invoice) -> None:
+    """Paid once nothing is owed, by payments, credit notes or both; until then, open or
+    partly paid as money came in or not."""
     if invoice.outstanding <= 0:
         invoice.payment_status = PaymentStatus.PAID
-    elif invoice.amount_paid > 0 or invoice.amount_credited > 0:
+    elif invoice.amount_paid > 0:
         invoice.payment_status = PaymentStatus.PARTLY_PAID
     else:
         invoice.payment_status = PaymentStatus.OPEN
@@ -587,13 +760,33 @@ class ReceivablesReport:
 def receivables(
     session: Session, *, as_of: date, actor: Actor | None, member_id: int | None = None
 ) -> ReceivablesReport:
-    """Invoices not fully paid on ``as_of``, with how late each is, by ageing bucket."""
+    """Invoices not settled on ``as_of``, with how late each was, by ageing bucket.
+
+    Counts the credit notes issued and the payments received up to ``as_of`` only, so a
+    report for a past day shows what was owed that day, whatever came in since.
+    """
+    note = aliased(Invoice)  # credit notes have an issue date once issued, drafts none
+    credited = (
+        select(func.coalesce(func.sum(note.amount_due), ZERO))
+        .where(note.corrected_invoice_id == Invoice.id, note.issue_date <= as_of)
+        .scalar_subquery()
+    )
+    # An invoice paid today was owed on as_of only if it was settled after that day.
+    settled_since = or_(
+        select(Payment.id)
+        .where(Payment.invoice_id == Invoice.id, Payment.paid_on > as_of)
+        .exists(),
+        select(note.id)
+        .where(note.corrected_invoice_id == Invoice.id, note.issue_date > as_of)
+        .exists(),
+    )
     query = (
         _visible(actor)
+        .add_columns(credited)
         .where(
             Invoice.kind == DocumentKind.INVOICE,
-            Invoice.payment_status != PaymentStatus.PAID,
             Invoice.issue_date <= as_of,
+            or_(Invoice.payment_status != PaymentStatus.PAID, settled_since),
         )
         .options(selectinload(Invoice.payments))
         .order_by(Invoice.due_date, Invoice.id)
@@ -602,15 +795,21 @@ def receivables(
         query = query.where(Invoice.member_id == member_id)
     items = []
     totals = {label: ZERO for label, _low, _high in AGEING_BUCKETS}
-    for invoice in session.scalars(query):
+    for invoice, credited_by_then in session.execute(query):
+        paid_by_then = sum(
+            (payment.amount for payment in invoice.payments if payment.paid_on <= as_of), ZERO
+        )
+        outstanding = invoice.amount_due - credited_by_then - paid_by_then
+        if outstanding <= 0:
+            continue
         overdue = max((as_of - invoice.due_date).days, 0)
         bucket = next(
             label
             for label, low, high in AGEING_BUCKETS
             if (low is None or overdue >= low) and (high is None or overdue <= high)
         )
-        items.append(Receivable(invoice, invoice.outstanding, overdue, bucket))
-        totals[bucket] += invoice.outstanding
+        items.append(Receivable(invoice, outstanding, overdue, bucket))
+        totals[bucket] += outstanding
     return ReceivablesReport(
         as_of=as_of, items=items, totals=totals, total=sum(totals.values(), ZERO)
     )

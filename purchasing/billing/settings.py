@@ -22,7 +22,15 @@ class BillingSettings:
 
     @property
     def payment_terms(self) -> str:
-        return f"Paiement à {self.payment_days} jours à compter de la date d'émission."
+        return f"paiement à {self.payment_days} jours à compter de la date d'émission"
+
+    @property
+    def credit_note_terms(self) -> str:
+        """What a credit note says in place of payment terms: nothing is paid on it."""
+        return (
+            "Montant déduit de la facture corrigée ; la part déjà réglée est remboursée "
+            "par virement"
+        )
 
 
 def settings_from_config(config: Mapping[str, Any]) -> BillingSettings:

@@ -30,6 +30,8 @@ api_bp = ApiBlueprint("billing_api", __name__, "", description="Invoices, paymen
 
 FINANCE = (Role.FINANCE, Role.ADMIN)
 READERS = (Role.FINANCE, Role.AUDITOR, Role.ADMIN)
+#: A stored file, documented as what it is: bytes.
+FILE = {"type": "string", "format": "binary"}
 
 
 @api_bp.route("/invoices", methods=["GET"])
@@ -57,7 +59,18 @@ def get_invoice(invoice_id: int) -> Any:
 
 
 @api_bp.route("/invoices/<int:invoice_id>/pdf", methods=["GET"])
-@api_bp.response(200, content_type="application/pdf", description="As issued, never re-rendered")
+@api_bp.response(
+    200,
+    FILE,
+    content_type="application/pdf",
+    description="As issued, never re-rendered",
+    headers={
+        "X-Content-SHA256": {
+            "description": "SHA-256 of the PDF, recorded when it was issued",
+            "schema": {"type": "string"},
+        }
+    },
+)
 @allow_any_user
 def get_invoice_pdf(invoice_id: int) -> Any:
     """The PDF/A-3 of the invoice, with its Factur-X XML inside, exactly as issued."""
@@ -73,7 +86,7 @@ def get_invoice_pdf(invoice_id: int) -> Any:
 
 
 @api_bp.route("/invoices/<int:invoice_id>/xml", methods=["GET"])
-@api_bp.response(200, content_type="application/xml", description="Factur-X EN 16931")
+@api_bp.response(200, FILE, content_type="application/xml", description="Factur-X EN 16931")
 @allow_any_user
 def get_invoice_xml(invoice_id: int) -> Any:
     """The Factur-X (EN 16931) XML of the invoice, as embedded in its PDF."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -25,18 +27,37 @@ def billing_settings() -> BillingSettings:
     return settings_from_config(load_config())
 
 
+LineSpec = tuple[str, int | str] | tuple[str, int | str, str]
+
+
 def make_issued_invoice(
     session: Session,
     *,
     member: Member | None = None,
+    lines: Sequence[LineSpec] | None = None,
     price: str = "120.00",
     quantity: int = 2,
     issue_date: date = ISSUE_DATE,
+    **order_kw: Any,
 ) -> Invoice:
-    """An issued invoice for a delivered one-off wholesaler item (quantity x price)."""
+    """An issued invoice for delivered one-off wholesaler items, delivered on 2026-02-01.
+
+    ``lines`` are ``(price, quantity)`` or ``(price, quantity, vat_rate)``; by default one
+    line of ``quantity`` x ``price`` at 20 %. Other keywords go to the order
+    (``engagement_number``).
+    """
     member = member or make_member(session)
-    product = make_product(session, billing=Billing.ONE_OFF, cost="100.00", price=price)
-    make_order(session, member=member, lines=[(product, quantity)], status="delivered")
+    order_lines = []
+    for price_of_line, quantity_of_line, *rate in lines or [(price, quantity)]:
+        product = make_product(
+            session,
+            billing=Billing.ONE_OFF,
+            cost="100.00",
+            price=price_of_line,
+            vat_rate=Decimal(rate[0] if rate else "0.2000"),
+        )
+        order_lines.append((product, quantity_of_line))
+    make_order(session, member=member, lines=order_lines, status="delivered", **order_kw)
     (invoice,) = run.invoice_member(
         session,
         member.id,
@@ -48,4 +69,4 @@ def make_issued_invoice(
     return invoice
 
 
-__all__ = ["ISSUE_DATE", "Decimal", "billing_settings", "make_issued_invoice"]
+__all__ = ["ISSUE_DATE", "billing_settings", "make_issued_invoice"]

@@ -1,53 +1,25 @@
 """Transitions under real concurrency (PostgreSQL): the order row lock serialises them.
 
-These tests commit in sessions of their own, then delete what they committed.
+These tests commit in sessions of their own; the ``committed`` fixture (conftest.py)
+removes what they committed.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from purchasing.catalog.pricing import Billing
 from purchasing.errors import InvalidTransition
-from purchasing.models import metadata
-from purchasing.numbering import NumberSequence
 from purchasing.orders import services
 from purchasing.orders.models import OrderStatus, PurchaseOrder
 from tests.factories import make_order, make_product, make_supplier
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def committed(engine: Engine) -> Iterator[Engine]:
-    """The engine; every row committed through it during the test is deleted afterwards."""
-    tables = [table for table in metadata.sorted_tables if "id" in table.c]
-    with engine.connect() as conn:
-        watermarks = {
-            table: conn.scalar(select(func.coalesce(func.max(table.c.id), 0))) for table in tables
-        }
-        sequences = set(conn.execute(select(NumberSequence.series, NumberSequence.fiscal_year)))
-    try:
-        yield engine
-    finally:
-        with engine.begin() as conn:
-            for table in reversed(tables):
-                conn.execute(delete(table).where(table.c.id > watermarks[table]))
-            for series, year in (
-                set(conn.execute(select(NumberSequence.series, NumberSequence.fiscal_year)))
-                - sequences
-            ):
-                conn.execute(
-                    delete(NumberSequence).where(
-                        NumberSequence.series == series, NumberSequence.fiscal_year == year
-                    )
-                )
 
 
 def test_approving_an_order_twice_at_once_issues_one_set_of_purchase_orders(committed):
