@@ -1,0 +1,731 @@
+"""Use cases of the ledger: post pending events, keep fiscal years, read and check the books.
+
+Posting
+-------
+:func:`post_pending_events` reads the outbox (``purchasing.events``): the events of the
+kinds the ledger posts whose ``consumed_at`` is empty, in id order. Each event is posted in
+its own transaction: the entry (numbered in its fiscal year's continuous sequence) and the
+event's ``consumed_at`` are written together or not at all. A run interrupted half-way is
+resumed by running it again, and running it twice posts nothing twice; the unique
+``source_event_id`` of an entry is the last guard. An event that cannot be posted (its
+fiscal year is closed, an account is missing from the chart, its payload is wrong) stays
+pending and is reported with the reason; the others are posted.
+
+Fiscal years
+------------
+A fiscal year is the calendar year. It opens explicitly, or with its first posting; it is
+closed by finance once every event dated in it is posted, and earlier years are closed.
+A closed year takes no posting and is never reopened: a correction is an entry of the
+open year (a credit note, for instance).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from functools import cached_property
+from typing import Any
+
+from marshmallow import ValidationError
+from sqlalchemy import BigInteger, ColumnElement, cast, func, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from purchasing.audit.services import record_change
+from purchasing.auth.roles import Actor
+from purchasing.catalog.models import Account, Product, ProductFamily, Supplier
+from purchasing.db import utcnow
+from purchasing.errors import Conflict, DomainError, NotFound, ValidationFailed
+from purchasing.events import DomainEvent
+from purchasing.ledger.models import (
+    ENTRY_SERIES,
+    FiscalYear,
+    FiscalYearStatus,
+    JournalCode,
+    JournalEntry,
+    JournalLine,
+)
+from purchasing.ledger.posting import (
+    POSTED_KINDS,
+    EntryDraft,
+    InvalidEventPayload,
+    Party,
+    draft_entry,
+    entry_date_of,
+)
+from purchasing.ledger.settings import LedgerSettings
+from purchasing.members.models import Member
+from purchasing.numbering import next_number
+from purchasing.unit_of_work import Page, paginate, transaction
+
+__all__ = [
+    "MEMBER_AUX_FORMAT",
+    "EntryFilters",
+    "FiscalYearClosed",
+    "FiscalYearIsFinal",
+    "FiscalYearNotClosable",
+    "FiscalYearSummary",
+    "LedgerCheck",
+    "PostingRefusal",
+    "PostingResult",
+    "UnknownAccount",
+    "cents_sum",
+    "close_fiscal_year",
+    "get_entry",
+    "list_entries",
+    "list_fiscal_years",
+    "open_fiscal_year",
+    "pending_events",
+    "post_pending_events",
+    "reopen_fiscal_year",
+    "verify_ledger",
+]
+
+#: A member's auxiliary account: "M00012" for member 12.
+MEMBER_AUX_FORMAT = "M{:05d}"
+#: Pending events read per query while posting.
+_BATCH = 500
+
+
+class FiscalYearClosed(Conflict):
+    """The fiscal year of an entry is closed: it takes no posting."""
+
+    def __init__(self, year: int, *, reason: str = "") -> None:
+        super().__init__(
+            f"fiscal year {year} is closed{reason}: it takes no posting", field="fiscal_year"
+        )
+        self.year = year
+
+
+class FiscalYearIsFinal(Conflict):
+    """A closed fiscal year is never reopened."""
+
+    def __init__(self, year: int) -> None:
+        super().__init__(
+            f"fiscal year {year} is closed for good: its accounts are final and it is never "
+            "reopened; correct it with an entry of the open year (a credit note, for instance)",
+            field="status",
+        )
+
+
+class FiscalYearNotClosable(Conflict):
+    """Something of the year, or of an earlier one, is not finished yet."""
+
+
+class UnknownAccount(ValidationFailed):
+    """An entry would use an account the chart does not have, or a heading account."""
+
+
+# --- Posting ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PostingRefusal:
+    event_id: int
+    kind: str
+    message: str
+    errors: dict[str, list[str]]
+
+
+@dataclass(frozen=True)
+class PostingResult:
+    #: Entries written.
+    posted: int
+    #: Events whose amounts are all zero: consumed without an entry.
+    empty: int
+    #: Events left pending, with the reason.
+    refused: tuple[PostingRefusal, ...]
+    #: Events of the ledger's kinds still pending after the run (refused ones included).
+    pending: int
+
+
+def pending_events(session: Session) -> Any:
+    """The query of the events the ledger has still to post, oldest first."""
+    return (
+        select(DomainEvent)
+        .where(DomainEvent.consumed_at.is_(None), DomainEvent.kind.in_(sorted(POSTED_KINDS)))
+        .order_by(DomainEvent.id)
+    )
+
+
+def post_pending_events(
+    session: Session,
+    *,
+    settings: LedgerSettings,
+    posted_by: Actor | None,
+    limit: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> PostingResult:
+    """Post the pending events in id order, each in its own transaction (see module doc).
+
+    ``posted_by`` is None for the operator command. ``limit`` bounds how many events are
+    tried; ``progress(done, total)`` is called after each one.
+    """
+    total = _count(session, pending_events(session))
+    if limit is not None:
+        total = min(total, limit)
+    directory = _DatabaseDirectory(session)
+    posted = empty = 0
+    refused: list[PostingRefusal] = []
+    for tried, (event_id, kind) in enumerate(_pending_ids(session, limit), start=1):
+        try:
+            outcome = _post_event(
+                session, event_id, settings=settings, directory=directory, posted_by=posted_by
+            )
+        except DomainError as exc:
+            refused.append(PostingRefusal(event_id, kind, exc.message, exc.errors))
+        else:
+            posted += outcome is _Outcome.POSTED
+            empty += outcome is _Outcome.EMPTY
+        if progress is not None:
+            progress(tried, total)
+    pending = _count(session, pending_events(session))
+    session.commit()  # end the reading transaction
+    return PostingResult(posted=posted, empty=empty, refused=tuple(refused), pending=pending)
+
+
+def _pending_ids(session: Session, limit: int | None) -> Iterator[tuple[int, str]]:
+    """Pending event ids after one another, read in batches; each is yielded once."""
+    last_id, yielded = 0, 0
+    while limit is None or yielded < limit:
+        batch = session.execute(
+            pending_events(session)
+            .with_only_columns(DomainEvent.id, DomainEvent.kind)
+            .where(DomainEvent.id > last_id)
+            .limit(_BATCH if limit is None else min(_BATCH, limit - yielded))
+        ).all()
+        session.commit()  # end the reading transaction before posting
+        if not batch:
+            return
+        for event_id, kind in batch:
+            yield event_id, kind
+            yielded += 1
+        last_id = batch[-1][0]
+
+
+class _Outcome(enum.Enum):
+    POSTED = "posted"
+    #: Every amount is zero: consumed without an entry.
+    EMPTY = "empty"
+    #: Another run posted it since its id was read.
+    ALREADY_POSTED = "already posted"
+
+
+def _post_event(
+    session: Session,
+    event_id: int,
+    *,
+    settings: LedgerSettings,
+    directory: _DatabaseDirectory,
+    posted_by: Actor | None,
+) -> _Outcome:
+    """Post one event in one transaction."""
+    try:
+        with transaction(session):
+            event = session.scalar(
+                pending_events(session)
+                .where(DomainEvent.id == event_id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+            if event is None:
+                return _Outcome.ALREADY_POSTED
+            draft = draft_entry(event.kind, event.payload, settings.accounts, directory)
+            if not draft.is_empty:
+                year = _fiscal_year_taking_postings(session, draft.entry_date.year, posted_by)
+                directory.check_accounts(draft)
+                entry = _write_entry(session, draft, year, event)
+                record_change(
+                    session,
+                    actor=posted_by,
+                    action="journal_entry.posted",
+                    entity="journal_entry",
+                    entity_id=entry.id,
+                    after={
+                        "number": entry.number,
+                        "source_event_id": event.id,
+                        "document_reference": entry.document_reference,
+                        "total": str(entry.total),
+                    },
+                )
+            event.consumed_at = utcnow()
+    except IntegrityError as exc:
+        if "source_event_id" not in str(exc.orig):
+            raise
+        return _Outcome.ALREADY_POSTED  # a concurrent run won the unique key
+    return _Outcome.EMPTY if draft.is_empty else _Outcome.POSTED
+
+
+def _write_entry(
+    session: Session, draft: EntryDraft, year: FiscalYear, event: DomainEvent
+) -> JournalEntry:
+    entry = JournalEntry(
+        fiscal_year=year.year,
+        sequence=next_number(session, ENTRY_SERIES, year.year),
+        entry_date=draft.entry_date,
+        journal=draft.journal,
+        document_reference=draft.reference,
+        label=draft.label,
+        source_event_id=event.id,
+        source_kind=event.kind,
+        total=draft.total_debit,
+        lines=[
+            JournalLine(
+                position=position,
+                account_number=line.account,
+                auxiliary_number=line.party.number if line.party else None,
+                auxiliary_label=line.party.label if line.party else None,
+                family_code=line.family_code,
+                debit=line.debit,
+                credit=line.credit,
+            )
+            for position, line in enumerate(draft.lines, start=1)
+        ],
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+class _DatabaseDirectory:
+    """Names, families and the chart, looked up once per posting run."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._members: dict[int, Party] = {}
+        self._suppliers: dict[int, Party] = {}
+
+    def member(self, member_id: int) -> Party:
+        if member_id not in self._members:
+            name = self.session.scalar(select(Member.name).where(Member.id == member_id))
+            if name is None:
+                raise ValidationError(f"no member with id {member_id}", "member_id")
+            self._members[member_id] = Party(MEMBER_AUX_FORMAT.format(member_id), name)
+        return self._members[member_id]
+
+    def supplier(self, supplier_id: int) -> Party:
+        if supplier_id not in self._suppliers:
+            row = self.session.execute(
+                select(Supplier.code, Supplier.name).where(Supplier.id == supplier_id)
+            ).first()
+            if row is None:
+                raise ValidationError(f"no supplier with id {supplier_id}", "supplier_id")
+            self._suppliers[supplier_id] = Party(row.code, row.name)
+        return self._suppliers[supplier_id]
+
+    def family_sales_account(self, family_code: str) -> str | None:
+        return self._family_sales_accounts.get(family_code)
+
+    def family_of_purchase_account(self, account: str) -> str | None:
+        families = self._families_by_purchase_account.get(account, set())
+        return next(iter(families)) if len(families) == 1 else None
+
+    def invoice_year(self, invoice_id: int) -> int | None:
+        payload = self.session.scalar(
+            select(DomainEvent.payload).where(
+                DomainEvent.kind == "invoice.issued",
+                DomainEvent.entity == "invoice",
+                DomainEvent.entity_id == str(invoice_id),
+            )
+        )
+        try:
+            return date.fromisoformat(payload["issue_date"]).year
+        except (TypeError, KeyError, ValueError):
+            return None
+
+    def check_accounts(self, draft: EntryDraft) -> None:
+        """Every account of the entry is a detail account of the chart."""
+        chart = self._chart
+        for line in draft.lines:
+            number = line.account
+            if number not in chart:
+                raise UnknownAccount(
+                    f"account {number} is not in the chart of accounts "
+                    "(catalog/accounts.yaml): load it, or correct catalog/ledger/posting.yaml",
+                    field="account",
+                )
+            if any(other != number and other.startswith(number) for other in chart):
+                raise UnknownAccount(
+                    f"account {number} is a heading of the chart: post to one of its sub-accounts",
+                    field="account",
+                )
+
+    @cached_property
+    def _chart(self) -> frozenset[str]:
+        return frozenset(self.session.scalars(select(Account.number)))
+
+    @cached_property
+    def _family_sales_accounts(self) -> dict[str, str]:
+        rows = self.session.execute(
+            select(ProductFamily.code, Account.number).join(
+                Account, ProductFamily.sales_account_id == Account.id
+            )
+        )
+        return dict(rows.tuples().all())
+
+    @cached_property
+    def _families_by_purchase_account(self) -> dict[str, set[str]]:
+        families: dict[str, set[str]] = {}
+        of_families = select(Account.number, ProductFamily.code).join(
+            ProductFamily, ProductFamily.purchase_account_id == Account.id
+        )
+        of_products = (
+            select(Account.number, ProductFamily.code)
+            .join(Product, Product.purchase_account_id == Account.id)
+            .join(ProductFamily, Product.family_id == ProductFamily.id)
+        )
+        for query in (of_families, of_products):
+            for number, code in self.session.execute(query):
+                families.setdefault(number, set()).add(code)
+        return families
+
+
+# --- Fiscal years -----------------------------------------------------------------------
+
+
+def _fiscal_year_taking_postings(session: Session, year: int, actor: Actor | None) -> FiscalYear:
+    """The year, locked against a concurrent close, opened if new; FiscalYearClosed if shut."""
+    fiscal_year = _lock_year(session, year)
+    if fiscal_year is None:
+        later_closed = _latest_closed_year(session)
+        if later_closed is not None and later_closed > year:
+            raise FiscalYearClosed(year, reason=f" (it precedes the closed year {later_closed})")
+        if _insert_open_year(session, year):
+            _record_opening(session, year, actor)
+        fiscal_year = _lock_year(session, year)
+        assert fiscal_year is not None
+    if fiscal_year.is_closed:
+        raise FiscalYearClosed(year)
+    return fiscal_year
+
+
+def _lock_year(session: Session, year: int) -> FiscalYear | None:
+    return session.scalar(
+        select(FiscalYear)
+        .where(FiscalYear.year == year)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+def _insert_open_year(session: Session, year: int) -> bool:
+    """Create the open year, unless a concurrent transaction just did; whether we did."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    result = session.execute(
+        insert(FiscalYear)
+        .values(year=year, status=FiscalYearStatus.OPEN, opened_at=utcnow())
+        .on_conflict_do_nothing()
+    )
+    return bool(result.rowcount)
+
+
+def _record_opening(session: Session, year: int, actor: Actor | None) -> None:
+    record_change(
+        session,
+        actor=actor,
+        action="fiscal_year.opened",
+        entity="fiscal_year",
+        entity_id=year,
+        after={"status": FiscalYearStatus.OPEN.value},
+    )
+
+
+def _latest_closed_year(session: Session) -> int | None:
+    return session.scalar(
+        select(func.max(FiscalYear.year)).where(FiscalYear.status == FiscalYearStatus.CLOSED)
+    )
+
+
+@dataclass(frozen=True)
+class FiscalYearSummary:
+    year: int
+    status: FiscalYearStatus
+    opened_at: datetime
+    closed_at: datetime | None
+    closed_by_id: int | None
+    entries: int
+    #: Sum of the entries' debits (equal to their credits).
+    total: Decimal
+
+
+def list_fiscal_years(session: Session) -> list[FiscalYearSummary]:
+    """Every fiscal year, latest first, with its number of entries and their total."""
+    counts = {
+        year: (count, total)
+        for year, count, total in session.execute(
+            select(
+                JournalEntry.fiscal_year,
+                func.count(JournalEntry.id),
+                cents_sum(JournalEntry.total),
+            ).group_by(JournalEntry.fiscal_year)
+        )
+    }
+    return [
+        FiscalYearSummary(
+            year=fy.year,
+            status=fy.status,
+            opened_at=fy.opened_at,
+            closed_at=fy.closed_at,
+            closed_by_id=fy.closed_by_id,
+            entries=counts.get(fy.year, (0, 0))[0],
+            total=from_cents(counts.get(fy.year, (0, 0))[1]),
+        )
+        for fy in session.scalars(select(FiscalYear).order_by(FiscalYear.year.desc()))
+    ]
+
+
+def open_fiscal_year(session: Session, year: int, *, actor: Actor | None) -> FiscalYear:
+    """Open ``year`` ahead of its first posting."""
+    _check_year(year)
+    with transaction(session):
+        if session.get(FiscalYear, year) is not None:
+            raise Conflict(f"fiscal year {year} already exists", field="year")
+        later_closed = _latest_closed_year(session)
+        if later_closed is not None and later_closed > year:
+            raise FiscalYearClosed(year, reason=f" (it precedes the closed year {later_closed})")
+        fiscal_year = FiscalYear(year=year, status=FiscalYearStatus.OPEN, opened_at=utcnow())
+        session.add(fiscal_year)
+        session.flush()
+        _record_opening(session, year, actor)
+    return fiscal_year
+
+
+def close_fiscal_year(session: Session, year: int, *, actor: Actor | None) -> FiscalYear:
+    """Close ``year`` for good, once its events are posted and earlier years are closed."""
+    with transaction(session):
+        fiscal_year = _lock_year(session, year)
+        if fiscal_year is None:
+            raise NotFound(f"no fiscal year {year}", field="year")
+        if fiscal_year.is_closed:
+            raise Conflict(f"fiscal year {year} is already closed", field="status")
+        earlier_open = session.scalars(
+            select(FiscalYear.year).where(
+                FiscalYear.year < year, FiscalYear.status == FiscalYearStatus.OPEN
+            )
+        ).all()
+        if earlier_open:
+            raise FiscalYearNotClosable(
+                f"close fiscal year {', '.join(map(str, earlier_open))} first", field="year"
+            )
+        pending = _pending_event_ids_of_year(session, year)
+        if pending:
+            shown = ", ".join(map(str, pending[:10])) + (" ..." if len(pending) > 10 else "")
+            raise FiscalYearNotClosable(
+                f"{len(pending)} event(s) of {year} are not posted yet (event {shown}): "
+                "post them first (centrale ledger post)",
+                field="year",
+            )
+        fiscal_year.status = FiscalYearStatus.CLOSED
+        fiscal_year.closed_at = utcnow()
+        fiscal_year.closed_by_id = actor.id if actor is not None else None
+        record_change(
+            session,
+            actor=actor,
+            action="fiscal_year.closed",
+            entity="fiscal_year",
+            entity_id=year,
+            before={"status": FiscalYearStatus.OPEN.value},
+            after={"status": FiscalYearStatus.CLOSED.value},
+        )
+    return fiscal_year
+
+
+def reopen_fiscal_year(session: Session, year: int, *, actor: Actor | None) -> FiscalYear:
+    """Always refused for a closed year: the service says why."""
+    fiscal_year = session.get(FiscalYear, year)
+    if fiscal_year is None:
+        raise NotFound(f"no fiscal year {year}", field="year")
+    if fiscal_year.is_closed:
+        raise FiscalYearIsFinal(year)
+    raise Conflict(f"fiscal year {year} is open", field="status")
+
+
+def _pending_event_ids_of_year(session: Session, year: int) -> list[int]:
+    """Pending events dated in ``year``, and those whose date cannot be read (any year)."""
+    found = []
+    for event_id, kind, payload in session.execute(
+        pending_events(session).with_only_columns(
+            DomainEvent.id, DomainEvent.kind, DomainEvent.payload
+        )
+    ):
+        try:
+            event_year = entry_date_of(kind, payload).year
+        except InvalidEventPayload:
+            event_year = year  # unreadable: it might belong to this year
+        if event_year == year:
+            found.append(event_id)
+    return found
+
+
+def _check_year(year: int) -> None:
+    if not 2000 <= year <= 2100:
+        raise ValidationFailed("a fiscal year from 2000 to 2100", field="year")
+
+
+# --- Reading ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EntryFilters:
+    fiscal_year: int | None = None
+    journal: JournalCode | None = None
+    #: Entries with a line on this account (or a sub-account of it).
+    account: str | None = None
+    #: Entries with a line on this auxiliary account ("M00012", a supplier code).
+    auxiliary: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    reference: str | None = None
+
+
+def list_entries(
+    session: Session, filters: EntryFilters | None = None, *, page: int = 1, per_page: int = 50
+) -> Page[JournalEntry]:
+    """Entries in the order they were posted, each with its lines."""
+    filters = filters or EntryFilters()
+    query = select(JournalEntry).options(selectinload(JournalEntry.lines))
+    if filters.fiscal_year is not None:
+        query = query.where(JournalEntry.fiscal_year == filters.fiscal_year)
+    if filters.journal is not None:
+        query = query.where(JournalEntry.journal == filters.journal)
+    if filters.date_from is not None:
+        query = query.where(JournalEntry.entry_date >= filters.date_from)
+    if filters.date_to is not None:
+        query = query.where(JournalEntry.entry_date <= filters.date_to)
+    if filters.reference:
+        query = query.where(JournalEntry.document_reference == filters.reference)
+    line_conditions: list[ColumnElement[bool]] = []
+    if filters.account:
+        line_conditions.append(JournalLine.account_number.startswith(filters.account))
+    if filters.auxiliary:
+        line_conditions.append(JournalLine.auxiliary_number == filters.auxiliary)
+    if line_conditions:
+        query = query.where(
+            select(JournalLine.id)
+            .where(JournalLine.entry_id == JournalEntry.id, *line_conditions)
+            .exists()
+        )
+    query = query.order_by(JournalEntry.fiscal_year, JournalEntry.sequence)
+    return paginate(session, query, page=page, per_page=per_page)
+
+
+def get_entry(session: Session, entry_id: int) -> JournalEntry:
+    entry = session.get(JournalEntry, entry_id)
+    if entry is None:
+        raise NotFound(f"no journal entry with id {entry_id}", field="entry_id")
+    return entry
+
+
+# --- Checking ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LedgerCheck:
+    """What an auditor checks first: every entry balances, every sequence is whole."""
+
+    entries: int
+    lines: int
+    total_debit: Decimal
+    total_credit: Decimal
+    #: Numbers of entries whose lines do not balance or do not add up to their total.
+    unbalanced: tuple[str, ...] = ()
+    #: Per fiscal year, the entry numbers missing from its sequence.
+    gaps: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    #: Events of the kinds the ledger posts that are not posted yet.
+    pending_ledger_events: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.unbalanced and not self.gaps and self.total_debit == self.total_credit
+
+
+def verify_ledger(session: Session, *, fiscal_year: int | None = None) -> LedgerCheck:
+    """Check the books as written: balance of each entry and of the whole, no gap."""
+    entry_filter = [] if fiscal_year is None else [JournalEntry.fiscal_year == fiscal_year]
+    per_entry = (
+        select(
+            JournalEntry.fiscal_year,
+            JournalEntry.sequence,
+            cents_sum(JournalLine.debit).label("debit"),
+            cents_sum(JournalLine.credit).label("credit"),
+            cast(func.round(func.max(JournalEntry.total) * 100), BigInteger).label("total"),
+        )
+        .join(JournalLine, JournalLine.entry_id == JournalEntry.id)
+        .where(*entry_filter)
+        .group_by(JournalEntry.id, JournalEntry.fiscal_year, JournalEntry.sequence)
+    ).subquery()
+    unbalanced = session.execute(
+        select(per_entry.c.fiscal_year, per_entry.c.sequence)
+        .where(
+            or_(
+                per_entry.c.debit != per_entry.c.credit,
+                per_entry.c.debit != per_entry.c.total,
+            )
+        )
+        .order_by(per_entry.c.fiscal_year, per_entry.c.sequence)
+    ).all()
+    entries, lines, debit, credit = session.execute(
+        select(
+            func.count(func.distinct(JournalLine.entry_id)),
+            func.count(JournalLine.id),
+            cents_sum(JournalLine.debit),
+            cents_sum(JournalLine.credit),
+        )
+        .join(JournalEntry, JournalLine.entry_id == JournalEntry.id)
+        .where(*entry_filter)
+    ).one()
+    gaps = {}
+    for year, count, highest in session.execute(
+        select(JournalEntry.fiscal_year, func.count(), func.max(JournalEntry.sequence))
+        .where(*entry_filter)
+        .group_by(JournalEntry.fiscal_year)
+    ):
+        if count != highest:
+            present = set(
+                session.scalars(
+                    select(JournalEntry.sequence).where(JournalEntry.fiscal_year == year)
+                )
+            )
+            gaps[year] = tuple(n for n in range(1, highest + 1) if n not in present)
+    pending = _count(session, pending_events(session))
+    session.commit()
+    return LedgerCheck(
+        entries=entries,
+        lines=lines,
+        total_debit=from_cents(debit),
+        total_credit=from_cents(credit),
+        unbalanced=tuple(f"{ENTRY_SERIES}-{year}-{sequence:06d}" for year, sequence in unbalanced),
+        gaps=gaps,
+        pending_ledger_events=pending,
+    )
+
+
+# --- Sums in cents ----------------------------------------------------------------------
+
+
+def cents_sum(column: Any) -> ColumnElement[int]:
+    """SUM of an amount column as whole cents: exact on both databases.
+
+    SQLite keeps numerics as binary floats, whose sum over a million lines may drift by a
+    cent; a sum of integers never does.
+    """
+    return func.coalesce(func.sum(cast(func.round(column * 100), BigInteger)), 0)
+
+
+def from_cents(cents: int | None) -> Decimal:
+    """Whole cents back to euros: 12345 -> Decimal("123.45")."""
+    return Decimal(cents or 0).scaleb(-2)
+
+
+def _count(session: Session, query: Any) -> int:
+    return session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+
+
+def refusal_lines(refused: Sequence[PostingRefusal]) -> list[str]:
+    """One readable line per refusal: ``event 12 (invoice.issued): <message>``."""
+    return [f"event {r.event_id} ({r.kind}): {r.message}" for r in refused]
