@@ -16,10 +16,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## run: install, migrate the SQLite database under instance/, load catalogue and demo data, serve
+## run: install, migrate the SQLite database under instance/, load catalogue, FEDER programme
+## and demo data, serve
 run: install
 	$(BIN)/centrale db upgrade
 	$(BIN)/centrale catalog load catalog/
+	$(BIN)/centrale subsidies load demo/feder.yaml
 	$(BIN)/centrale demo
 	$(MAKE) serve
 

@@ -58,8 +58,10 @@ def _register_blueprints(app: Flask) -> None:
     from purchasing.auth import views as auth_views
     from purchasing.billing import views as billing_views
     from purchasing.catalog import views as catalog_views
+    from purchasing.ledger import views as ledger_views
     from purchasing.members import views as members_views
     from purchasing.orders import views as orders_views
+    from purchasing.subsidies import views as subsidies_views
 
     for page_bp in (web.bp, auth_views.bp):
         app.register_blueprint(page_bp)
@@ -70,5 +72,7 @@ def _register_blueprints(app: Flask) -> None:
         audit_views.api_bp,
         orders_views.api_bp,
         billing_views.api_bp,
+        ledger_views.api_bp,
+        subsidies_views.api_bp,
     ):
         api.api.register_blueprint(api_bp)

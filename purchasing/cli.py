@@ -45,9 +45,11 @@ def register_commands() -> None:
     from purchasing.billing.cli import billing
     from purchasing.catalog.cli import catalog
     from purchasing.demo import demo
+    from purchasing.ledger.cli import ledger
     from purchasing.members.cli import members
+    from purchasing.subsidies.cli import subsidies
 
-    for command in (users, catalog, members, billing, demo):
+    for command in (users, catalog, members, billing, subsidies, ledger, demo):
         main.add_command(command)
 
 

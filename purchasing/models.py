@@ -5,9 +5,11 @@ import purchasing.auth.models
 import purchasing.billing.models
 import purchasing.catalog.models
 import purchasing.events
+import purchasing.ledger.models
 import purchasing.members.models
 import purchasing.numbering
-import purchasing.orders.models  # noqa: F401 - imported for their tables
+import purchasing.orders.models
+import purchasing.subsidies.models  # noqa: F401 - imported for their tables
 from purchasing.db import Base
 
 metadata = Base.metadata

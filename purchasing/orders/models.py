@@ -841,7 +841,9 @@ class SupplierInvoice(Base):
         # A supplier numbers its own invoices: the same number twice is the same invoice.
         UniqueConstraint("supplier_id", "invoice_number"),
         CheckConstraint(
-            "total_incl_vat = total_excl_vat + total_vat", name="total_is_sum_of_parts"
+            # In cents: SQLite compares these numerics as binary floats.
+            "ROUND(total_incl_vat * 100) = ROUND(total_excl_vat * 100) + ROUND(total_vat * 100)",
+            name="total_is_sum_of_parts",
         ),
         CheckConstraint(
             "(status IN ('accepted', 'rejected')) = (decision_reason IS NOT NULL)",
