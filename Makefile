@@ -23,6 +23,7 @@ run: install
 	$(BIN)/centrale catalog load catalog/
 	$(BIN)/centrale subsidies load demo/feder.yaml
 	$(BIN)/centrale demo
+	$(BIN)/centrale ledger post
 	$(MAKE) serve
 
 serve: install
