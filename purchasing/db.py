@@ -7,12 +7,13 @@ transaction (see ``tests/conftest.py``).
 
 from __future__ import annotations
 
+import enum
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from flask import Flask, current_app, g
-from sqlalchemy import DateTime, Engine, MetaData, Numeric, create_engine, event
+from sqlalchemy import DateTime, Engine, Enum, MetaData, Numeric, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -74,6 +75,22 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def enum_column(
+    enum_class: type[enum.Enum], *, length: int, name: str | None = None, check: bool = False
+) -> Enum:
+    """A portable enum column: a string holding the members' values ('one_off'), not their
+    names, refusing any other string; ``check`` adds a CHECK constraint called ``name``."""
+    return Enum(
+        enum_class,
+        name=name,
+        native_enum=False,
+        create_constraint=check,
+        length=length,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
 
 
 class Base(DeclarativeBase):

@@ -14,7 +14,6 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     CheckConstraint,
-    Enum,
     ForeignKey,
     Index,
     LargeBinary,
@@ -30,18 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from purchasing.billing.document import DocumentKind
-from purchasing.db import Base, Rate, utcnow
-
-
-def _enum_type(enum_class: type[enum.Enum]) -> Enum:
-    return Enum(
-        enum_class,
-        native_enum=False,
-        length=20,
-        values_callable=lambda members: [m.value for m in members],
-        validate_strings=True,
-    )
-
+from purchasing.db import Base, Rate, enum_column, utcnow
 
 #: Number series of each kind: FA-2026-000123, AV-2026-000004.
 SERIES = {DocumentKind.INVOICE: "FA", DocumentKind.CREDIT_NOTE: "AV"}
@@ -73,9 +61,9 @@ class Invoice(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[DocumentKind] = mapped_column(_enum_type(DocumentKind))
+    kind: Mapped[DocumentKind] = mapped_column(enum_column(DocumentKind, length=20))
     status: Mapped[InvoiceStatus] = mapped_column(
-        _enum_type(InvoiceStatus), default=InvoiceStatus.DRAFT
+        enum_column(InvoiceStatus, length=20), default=InvoiceStatus.DRAFT
     )
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
     #: "FA" or "AV"; with fiscal_year and sequence, the number's parts (set at issue)
@@ -107,7 +95,7 @@ class Invoice(Base):
     #: what credit notes took off this invoice (their amounts due)
     amount_credited: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
     payment_status: Mapped[PaymentStatus] = mapped_column(
-        _enum_type(PaymentStatus), default=PaymentStatus.OPEN
+        enum_column(PaymentStatus, length=20), default=PaymentStatus.OPEN
     )
     billing_run_id: Mapped[int | None] = mapped_column(ForeignKey("billing_runs.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -241,7 +229,7 @@ class BillingRun(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     #: "2026-11"
     period: Mapped[str] = mapped_column(String(7), unique=True)
-    status: Mapped[BillingRunStatus] = mapped_column(_enum_type(BillingRunStatus))
+    status: Mapped[BillingRunStatus] = mapped_column(enum_column(BillingRunStatus, length=20))
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
     started_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

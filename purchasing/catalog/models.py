@@ -6,7 +6,7 @@ import enum
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Date, Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Date, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from purchasing.catalog.pricing import (
@@ -17,19 +17,9 @@ from purchasing.catalog.pricing import (
     effective_sale_price,
     effective_setup_fee_price,
 )
-from purchasing.db import Base, Rate, utcnow
+from purchasing.db import Base, Rate, enum_column, utcnow
 
 __all__ = ["Account", "PriceVersion", "Product", "ProductFamily", "Supplier"]
-
-
-def _enum_type(enum_class: type[enum.Enum]) -> Enum:
-    """A portable enum column storing the members' values ('one_off'), not their names."""
-    return Enum(
-        enum_class,
-        native_enum=False,
-        length=20,
-        values_callable=lambda members: [m.value for m in members],
-    )
 
 
 class AccountKind(enum.StrEnum):
@@ -76,7 +66,7 @@ class Account(Base):
     number: Mapped[str] = mapped_column(String(10), unique=True)
     label: Mapped[str] = mapped_column(String(200))
     #: Derived from the number's first digit when the number is set; never set by hand.
-    kind: Mapped[AccountKind] = mapped_column(_enum_type(AccountKind))
+    kind: Mapped[AccountKind] = mapped_column(enum_column(AccountKind, length=20))
 
     @validates("number")
     def _derive_kind(self, _key: str, number: str) -> str:
@@ -108,7 +98,7 @@ class ProductFamily(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    purchase_mode: Mapped[PurchaseMode] = mapped_column(_enum_type(PurchaseMode))
+    purchase_mode: Mapped[PurchaseMode] = mapped_column(enum_column(PurchaseMode, length=20))
     #: Resale margin: sale price = supplier cost x (1 + rate). Price versions copy it when
     #: they are recorded, so a later change never reprices a version already in force.
     margin_rate: Mapped[Decimal] = mapped_column(Rate)
@@ -164,7 +154,7 @@ class Product(Base):
     market_reference: Mapped[str] = mapped_column(String(100))
     #: What one unit is, as a member reads it: "lien", "caméra", "licence", "jour"...
     unit: Mapped[str] = mapped_column(String(30))
-    billing: Mapped[Billing] = mapped_column(_enum_type(Billing))
+    billing: Mapped[Billing] = mapped_column(enum_column(Billing, length=20))
     vat_rate: Mapped[Decimal] = mapped_column(Rate)
     #: The FEDER grant may lower its price for the least-populated communes.
     subsidy_eligible: Mapped[bool] = mapped_column(default=False)

@@ -22,7 +22,6 @@ from sqlalchemy import (
     DDL,
     CheckConstraint,
     Date,
-    Enum,
     ForeignKey,
     Index,
     String,
@@ -31,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from purchasing.db import Base, utcnow
+from purchasing.db import Base, enum_column, utcnow
 from purchasing.money import ZERO
 from purchasing.numbering import format_number
 
@@ -52,16 +51,6 @@ ENTRY_SERIES = "EC"
 AUX_NUMBER_LENGTH = 40
 LABEL_LENGTH = 200
 REFERENCE_LENGTH = 100
-
-
-def _enum_type(enum_class: type[enum.Enum]) -> Enum:
-    return Enum(
-        enum_class,
-        native_enum=False,
-        length=10,
-        values_callable=lambda members: [m.value for m in members],
-        validate_strings=True,
-    )
 
 
 class FiscalYearStatus(enum.StrEnum):
@@ -92,7 +81,7 @@ class FiscalYear(Base):
 
     year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     status: Mapped[FiscalYearStatus] = mapped_column(
-        _enum_type(FiscalYearStatus), default=FiscalYearStatus.OPEN
+        enum_column(FiscalYearStatus, length=10), default=FiscalYearStatus.OPEN
     )
     opened_at: Mapped[datetime] = mapped_column(default=utcnow)
     closed_at: Mapped[datetime | None]
@@ -132,7 +121,7 @@ class JournalEntry(Base):
     sequence: Mapped[int]
     #: Accounting date: the date of the document (invoice, payment, grant receipt).
     entry_date: Mapped[date] = mapped_column(Date)
-    journal: Mapped[JournalCode] = mapped_column(_enum_type(JournalCode))
+    journal: Mapped[JournalCode] = mapped_column(enum_column(JournalCode, length=10))
     #: The supporting document's number: invoice, credit note, supplier invoice, payment.
     document_reference: Mapped[str] = mapped_column(String(REFERENCE_LENGTH))
     label: Mapped[str] = mapped_column(String(LABEL_LENGTH))

@@ -21,7 +21,6 @@ from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
-    Enum,
     ForeignKey,
     Index,
     String,
@@ -34,7 +33,7 @@ from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidLength
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.fr import siret
 
-from purchasing.db import Base, utcnow
+from purchasing.db import Base, enum_column, utcnow
 from purchasing.errors import InvalidTransition, ValidationFailed
 
 __all__ = [
@@ -155,18 +154,6 @@ class MemberKind(enum.StrEnum):
     OTHER = "other"
 
 
-def _enum_type(enum_class: type[enum.Enum], name: str) -> Enum:
-    """A portable enum column: a string with a CHECK constraint, holding the values."""
-    return Enum(
-        enum_class,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=32,
-        values_callable=lambda members: [m.value for m in members],
-    )
-
-
 def member_problems(values: Mapping[str, Any]) -> dict[str, list[str]]:
     """What breaks the rules tying a member's fields together, by field.
 
@@ -202,7 +189,9 @@ class Member(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(NAME_LENGTH))
-    kind: Mapped[MemberKind] = mapped_column(_enum_type(MemberKind, "member_kind"))
+    kind: Mapped[MemberKind] = mapped_column(
+        enum_column(MemberKind, length=32, name="member_kind", check=True)
+    )
     #: The establishment the centre bills (usually the seat): 14 digits, Luhn-checked.
     siret: Mapped[str] = mapped_column(String(14), unique=True)
     #: Code officiel géographique of a commune (59350 for Lille); required for communes.
@@ -325,7 +314,8 @@ class Adhesion(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
     status: Mapped[AdhesionStatus] = mapped_column(
-        _enum_type(AdhesionStatus, "adhesion_status"), default=AdhesionStatus.REQUESTED
+        enum_column(AdhesionStatus, length=32, name="adhesion_status", check=True),
+        default=AdhesionStatus.REQUESTED,
     )
     #: Number of the signed adhesion convention (CONV-2023-014).
     convention_number: Mapped[str | None] = mapped_column(String(CONVENTION_NUMBER_LENGTH))

@@ -28,7 +28,6 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     CheckConstraint,
-    Enum,
     ForeignKey,
     Numeric,
     String,
@@ -40,7 +39,7 @@ from sqlalchemy.types import TypeDecorator
 from purchasing.catalog.models import Product
 from purchasing.catalog.pricing import Billing, PurchaseMode
 from purchasing.catalog.services import PriceQuote
-from purchasing.db import Base, Rate, utcnow
+from purchasing.db import Base, Rate, enum_column, utcnow
 from purchasing.errors import Conflict, InvalidTransition, ValidationFailed
 from purchasing.members.models import Member
 from purchasing.money import ZERO, line_amount, to_decimal
@@ -110,18 +109,6 @@ class QuantityType(TypeDecorator):
     def process_result_value(self, value: Any, dialect: Any) -> Decimal | None:
         # SQLite hands back a float: quantise it back to the three decimals stored.
         return None if value is None else to_decimal(str(value)).quantize(QUANTITY_QUANTUM)
-
-
-def _enum_type(enum_class: type[enum.Enum], name: str) -> Enum:
-    """A portable enum column: a string with a CHECK constraint, holding the values."""
-    return Enum(
-        enum_class,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=32,
-        values_callable=lambda members: [m.value for m in members],
-    )
 
 
 def setup_fee_designation(designation: str) -> str:
@@ -216,7 +203,9 @@ class Order(Base):
     #: The date of the prices kept by the lines (today in Paris unless staff date it).
     order_date: Mapped[date]
     status: Mapped[OrderStatus] = mapped_column(
-        _enum_type(OrderStatus, "order_status"), default=OrderStatus.DRAFT, index=True
+        enum_column(OrderStatus, length=32, name="order_status", check=True),
+        default=OrderStatus.DRAFT,
+        index=True,
     )
     #: The member's own order or engagement number ("numéro d'engagement"), which Chorus
     #: Pro requires on the centre's invoices for members that say so.
@@ -402,8 +391,12 @@ class OrderLine(Base):
     unit: Mapped[str] = mapped_column(String(30))
     supplier_id: Mapped[int] = mapped_column(ForeignKey("suppliers.id"), index=True)
     family_code: Mapped[str] = mapped_column(String(40))
-    purchase_mode: Mapped[PurchaseMode] = mapped_column(_enum_type(PurchaseMode, "purchase_mode"))
-    billing: Mapped[Billing] = mapped_column(_enum_type(Billing, "billing"))
+    purchase_mode: Mapped[PurchaseMode] = mapped_column(
+        enum_column(PurchaseMode, length=32, name="purchase_mode", check=True)
+    )
+    billing: Mapped[Billing] = mapped_column(
+        enum_column(Billing, length=32, name="billing", check=True)
+    )
     #: Per unit (per billing period for a recurring item), before VAT.
     supplier_cost: Mapped[Decimal]
     #: What the member pays per unit (per period), before VAT; for an intermediary item,
@@ -659,7 +652,7 @@ class PurchaseOrder(Base):
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
     supplier_id: Mapped[int] = mapped_column(ForeignKey("suppliers.id"), index=True)
     status: Mapped[PurchaseOrderStatus] = mapped_column(
-        _enum_type(PurchaseOrderStatus, "purchase_order_status"),
+        enum_column(PurchaseOrderStatus, length=32, name="purchase_order_status", check=True),
         default=PurchaseOrderStatus.ISSUED,
         index=True,
     )
@@ -737,10 +730,12 @@ class PurchaseOrderLine(Base):
     purchase_order_id: Mapped[int] = mapped_column(ForeignKey("purchase_orders.id"), index=True)
     order_line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id"), index=True)
     kind: Mapped[PurchaseOrderLineKind] = mapped_column(
-        _enum_type(PurchaseOrderLineKind, "purchase_order_line_kind")
+        enum_column(PurchaseOrderLineKind, length=32, name="purchase_order_line_kind", check=True)
     )
     #: How the supplier bills it: a recurring item is invoiced period after period.
-    billing: Mapped[Billing] = mapped_column(_enum_type(Billing, "billing"))
+    billing: Mapped[Billing] = mapped_column(
+        enum_column(Billing, length=32, name="billing", check=True)
+    )
     sku: Mapped[str] = mapped_column(String(40))
     description: Mapped[str] = mapped_column(String(250))
     quantity: Mapped[Decimal] = mapped_column(QuantityType)
@@ -861,7 +856,8 @@ class SupplierInvoice(Base):
     total_vat: Mapped[Decimal]
     total_incl_vat: Mapped[Decimal]
     status: Mapped[SupplierInvoiceStatus] = mapped_column(
-        _enum_type(SupplierInvoiceStatus, "supplier_invoice_status"), index=True
+        enum_column(SupplierInvoiceStatus, length=32, name="supplier_invoice_status", check=True),
+        index=True,
     )
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -998,7 +994,9 @@ class Subscription(Base):
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
     order_line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id"), unique=True)
-    billing_period: Mapped[Billing] = mapped_column(_enum_type(Billing, "billing"))
+    billing_period: Mapped[Billing] = mapped_column(
+        enum_column(Billing, length=32, name="billing", check=True)
+    )
     #: Sale price per unit and billing period, before VAT, frozen on the order line.
     unit_price: Mapped[Decimal]
     unit_cost: Mapped[Decimal]

@@ -13,7 +13,6 @@ the funder paid, a **reversal** per transfer to a partner.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
@@ -23,7 +22,6 @@ from sqlalchemy import (
     JSON,
     CheckConstraint,
     Column,
-    Enum,
     ForeignKey,
     Integer,
     String,
@@ -34,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from purchasing.catalog.models import Product
-from purchasing.db import Base, Rate, utcnow
+from purchasing.db import Base, Rate, enum_column, utcnow
 from purchasing.money import ZERO
 from purchasing.subsidies.rules import AidKind, AidRule, MemberEligibility, aid_rule_problems
 
@@ -71,16 +69,6 @@ MONEY_FIELDS = frozenset(
         "aid_cap_per_line",
     }
 )
-
-
-def _enum_type(enum_class: type[enum.Enum]) -> Enum:
-    """A portable enum column storing the members' values, not their names."""
-    return Enum(
-        enum_class,
-        native_enum=False,
-        length=20,
-        values_callable=lambda members: [m.value for m in members],
-    )
 
 
 #: The eligible products of each programme. Its own id, like every table: rows are told
@@ -159,7 +147,7 @@ class SubsidyProgramme(Base):
     member_kinds: Mapped[list[str]] = mapped_column(JSON)
     #: Eligible members have at most this population (inclusive); None: any population.
     max_population: Mapped[int | None]
-    aid_kind: Mapped[AidKind] = mapped_column(_enum_type(AidKind))
+    aid_kind: Mapped[AidKind] = mapped_column(enum_column(AidKind, length=20))
     #: For a rate rule: the share of the line amount excl. VAT (0.5000 is half).
     aid_rate: Mapped[Decimal | None] = mapped_column(Rate)
     #: For a fixed rule: the aid per unit billed.
