@@ -1,9 +1,14 @@
-"""Roles and the acting user as services see it. Imports nothing of the project."""
+"""Roles, the acting user as services see it, and the tenant rule. Imports nothing of the
+project."""
 
 from __future__ import annotations
 
 import enum
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy import Select
+
+Q = TypeVar("Q", bound=Select[Any])
 
 
 class Role(enum.StrEnum):
@@ -32,3 +37,10 @@ def member_scope(actor: Actor | None) -> int | None:
     if actor is None or actor.role in STAFF_ROLES:
         return None
     return actor.member_id
+
+
+def visible_to(actor: Actor | None, query: Q, member_column: Any) -> Q:
+    """``query`` limited to the actor's own member when it is a member user: the one place
+    the tenant rule is written for queries."""
+    scope = member_scope(actor)
+    return query if scope is None else query.where(member_column == scope)

@@ -28,7 +28,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from purchasing.audit.services import record_change
-from purchasing.auth.roles import Actor, member_scope
+from purchasing.auth.roles import Actor, member_scope, visible_to
 from purchasing.billing import document as doc
 from purchasing.billing.models import (
     SERIES,
@@ -105,10 +105,7 @@ class InvoiceFilters:
 
 def _visible(actor: Actor | None):
     query = select(Invoice).where(Invoice.status == InvoiceStatus.ISSUED)
-    scope = member_scope(actor)
-    if scope is not None:
-        query = query.where(Invoice.member_id == scope)
-    return query
+    return visible_to(actor, query, Invoice.member_id)
 
 
 def get_invoice(session: Session, invoice_id: int, *, actor: Actor | None) -> Invoice:

@@ -62,7 +62,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from purchasing.audit.services import record_change, snapshot
-from purchasing.auth.roles import Actor, member_scope
+from purchasing.auth.roles import Actor, member_scope, visible_to
 from purchasing.errors import Conflict, ImportRefused, NotFound, ValidationFailed
 from purchasing.members.models import (
     Adhesion,
@@ -214,10 +214,7 @@ def list_members(
 ) -> Page[Member]:
     """Members by name, one page of them; a member user gets only its own."""
     filters = filters or MemberFilters()
-    query = select(Member)
-    scope = member_scope(actor)
-    if scope is not None:
-        query = query.where(Member.id == scope)
+    query = visible_to(actor, select(Member), Member.id)
     if filters.kind is not None:
         query = query.where(Member.kind == filters.kind)
     if filters.departement_code is not None:

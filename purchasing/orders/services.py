@@ -30,7 +30,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
 from purchasing.audit.services import record_change, snapshot
-from purchasing.auth.roles import Actor, Role, member_scope
+from purchasing.auth.roles import Actor, Role, member_scope, visible_to
 from purchasing.catalog.models import Product, Supplier
 from purchasing.catalog.services import NoPriceInForce, price_on
 from purchasing.db import utcnow
@@ -103,11 +103,7 @@ class OrderFilters:
 
 
 def _visible_orders(actor: Actor | None) -> Select[tuple[Order]]:
-    query = select(Order)
-    scope = member_scope(actor)
-    if scope is not None:
-        query = query.where(Order.member_id == scope)
-    return query
+    return visible_to(actor, select(Order), Order.member_id)
 
 
 def get_order(session: Session, order_id: int, *, actor: Actor | None) -> Order:

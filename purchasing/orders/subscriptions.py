@@ -24,7 +24,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from purchasing.audit.services import record_change, snapshot
-from purchasing.auth.roles import Actor, member_scope
+from purchasing.auth.roles import Actor, visible_to
 from purchasing.db import utcnow
 from purchasing.errors import NotFound
 from purchasing.events import publish
@@ -91,10 +91,7 @@ def start_subscription(
 
 def _visible(actor: Actor | None) -> Any:
     query = select(Subscription).options(selectinload(Subscription.quantities))
-    scope = member_scope(actor)
-    if scope is not None:
-        query = query.where(Subscription.member_id == scope)
-    return query
+    return visible_to(actor, query, Subscription.member_id)
 
 
 def get_subscription(
