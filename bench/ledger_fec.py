@@ -49,14 +49,14 @@ def build(url: str, lines: int) -> dict[str, float]:
     from sqlalchemy import insert
 
     from purchasing.catalog.models import Account
-    from purchasing.db import make_engine
+    from purchasing.db import drop_every_table, make_engine
     from purchasing.events import DomainEvent
     from purchasing.ledger.models import FiscalYear, JournalEntry, JournalLine
     from purchasing.models import metadata
 
     started = time.perf_counter()
     engine = make_engine(url)
-    metadata.drop_all(engine)
+    drop_every_table(engine)
     metadata.create_all(engine)
     entries = lines // 4
     posted_at = datetime(YEAR + 1, 1, 5, 9, 0, tzinfo=UTC)

@@ -127,6 +127,23 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return engine
 
 
+def drop_every_table(engine: Engine) -> None:
+    """Empty a scratch database (tests, benchmarks) whatever schema it holds.
+
+    Reflects what is really there rather than trusting the current models: a database left
+    by another branch's run may hold tables, and foreign keys to them, that this code no
+    longer knows.
+    """
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
+            conn.exec_driver_sql("CREATE SCHEMA public")
+        return
+    found = MetaData()
+    found.reflect(engine)
+    found.drop_all(engine)
+
+
 def init_app(app: Flask) -> None:
     engine = make_engine(app.config["DATABASE_URL"])
     app.extensions["centrale.engine"] = engine

@@ -13,11 +13,11 @@ from collections.abc import Iterator
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from purchasing import create_app
-from purchasing.db import make_engine
+from purchasing.db import drop_every_table, make_engine
 from purchasing.models import metadata
 from tests.factories import make_user
 
@@ -29,12 +29,6 @@ def _database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
 
 
-def _drop_everything(engine: Engine) -> None:
-    metadata.drop_all(engine)
-    with engine.begin() as conn:
-        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-
-
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return _database_url(tmp_path_factory)
@@ -43,10 +37,10 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(scope="session")
 def engine(database_url: str) -> Iterator[Engine]:
     engine = make_engine(database_url)
-    _drop_everything(engine)  # a previous run killed half-way may have left tables
+    drop_every_table(engine)  # a previous run killed half-way may have left tables
     metadata.create_all(engine)
     yield engine
-    _drop_everything(engine)  # leave the shared PostgreSQL database as we found it
+    drop_every_table(engine)  # leave the shared PostgreSQL database as we found it
     engine.dispose()
 
 
