@@ -1,7 +1,8 @@
 """``centrale ledger``: post pending events, keep fiscal years, check and export the books.
 
 centrale ledger post                        # post every pending event, with progress
-centrale ledger years | open 2027 | close 2026
+centrale ledger years | open 2027 | close 2026   # close: result, and à-nouveaux of 2027
+centrale ledger letter                      # letter what older postings settled
 centrale ledger check [2026]
 centrale ledger export fec 2026 --output 255900128FEC20261231.txt
 centrale ledger export journal --from 2026-01-01 --to 2026-03-31 --format xlsx
@@ -90,9 +91,35 @@ def open_year(year: int) -> None:
 @with_appcontext
 @reports_domain_errors
 def close_year(year: int) -> None:
-    """Close fiscal year YEAR for good (its events all posted, earlier years closed)."""
-    services.close_fiscal_year(get_session(), year, actor=None)
+    """Close fiscal year YEAR for good (its events all posted, earlier years closed).
+
+    Its result goes to 120 or 129 (entry of journal CL on 31 December) and the
+    balance-sheet balances are carried into YEAR + 1 (entry 0, journal AN, 1 January).
+    """
+    session = get_session()
+    settings = settings_from_config(current_app.config)
+    services.close_fiscal_year(session, year, actor=None, settings=settings)
+    closed = services.year_end(session, year)
     click.echo(f"fiscal year {year} closed: it takes no more posting")
+    kind = "surplus" if closed.result >= 0 else "deficit"
+    click.echo(
+        f"result: {kind} {abs(closed.result)}"
+        + (f" (entry {closed.result_entry.number})" if closed.result_entry else "")
+    )
+    if closed.opening_entry is not None:
+        click.echo(
+            f"balances carried into {year + 1}: entry {closed.opening_entry.number}, "
+            f"{len(closed.opening_entry.lines)} lines, {closed.opening_entry.total}"
+        )
+
+
+@ledger.command("letter")
+@with_appcontext
+@reports_domain_errors
+def letter() -> None:
+    """Letter every settled invoice of the open years (books posted before lettering)."""
+    made = services.letter_open_years(get_session(), actor=None)
+    click.echo(f"{made} lettering(s) made")
 
 
 @ledger.command("check")

@@ -11,13 +11,15 @@ Formats
 - **CSV**: UTF-8, ``;`` between fields, ``.`` as the decimal mark, ISO dates, a header
   row; data rows only (no subtotal), as auditors' tools expect.
 - **XLSX**: one sheet (continued on another past Excel's 1 048 576 rows), amounts as
-  numbers, totals in bold (openpyxl's write-only mode: rows go to a temporary file).
+  numbers, totals in bold (XlsxWriter's constant-memory mode: rows go to a temporary
+  file as they come).
 - **PDF**: see :mod:`purchasing.ledger.pdf`.
 - **FEC** (article A47 A-1 of the Livre des procédures fiscales, BOI-CF-IOR-60-40-20):
   the 18 standard columns, tab-separated, a header row of the field names, dates
   ``AAAAMMJJ``, amounts with a comma and no thousands separator, entries in the order they
-  were validated (their number), ISO 8859-15 text; named ``{SIREN}FEC{AAAAMMJJ}.txt``
-  after the closing date.
+  were validated (their number; the opening entry, number 0, first), ISO 8859-15 text;
+  ``EcritureLet`` / ``DateLet`` from the lettering, both or neither; named
+  ``{SIREN}FEC{AAAAMMJJ}.txt`` after the closing date.
 """
 
 from __future__ import annotations
@@ -26,20 +28,30 @@ import csv
 import io
 import tempfile
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, BinaryIO, ClassVar, Literal, NamedTuple
 
-from sqlalchemy import BigInteger, ColumnElement, Select, cast, func, select
+import xlsxwriter
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
 from purchasing.catalog.models import Account
 from purchasing.errors import ValidationFailed
 from purchasing.fields import PARIS
-from purchasing.ledger.models import ENTRY_SERIES, JournalCode, JournalEntry, JournalLine
-from purchasing.ledger.services import cents_sum, from_cents
+from purchasing.ledger.cents import cents, cents_sum, from_cents
+from purchasing.ledger.models import (
+    ENTRY_SERIES,
+    JournalCode,
+    JournalEntry,
+    JournalLine,
+    LetteredLine,
+    Lettering,
+    lettering_code,
+)
 from purchasing.ledger.settings import LedgerSettings
 from purchasing.money import ZERO
 
@@ -441,81 +453,103 @@ def csv_chunks(report: Report) -> Iterator[bytes]:
 
 
 def xlsx_chunks(report: Report) -> Iterator[bytes]:
-    """The report as an Excel workbook, written row by row to a temporary file."""
-    from openpyxl import Workbook
+    """The report as an Excel workbook, written row by row to a temporary file.
 
-    workbook = Workbook(write_only=True)
-    sheet: _XlsxSheet | None = None
-    sheets = 0
-    for row in report.rows:
-        if sheet is None or sheet.full:
-            sheets += 1
-            sheet = _XlsxSheet(workbook, report, sheets)
-        sheet.append(row)
-    if sheet is None:
-        _XlsxSheet(workbook, report, 1)
-    with tempfile.TemporaryFile() as file:
-        workbook.save(file)
-        file.seek(0)
-        while chunk := file.read(CHUNK_BYTES):
-            yield chunk
+    XlsxWriter's constant-memory mode writes each row out as the next one starts, so
+    memory stays flat whatever the size; the finished file is then read back in chunks.
+    """
+    with tempfile.TemporaryDirectory(prefix="centrale-xlsx-") as directory:
+        path = Path(directory) / "report.xlsx"
+        workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True, "tmpdir": directory})
+        book = _XlsxBook(workbook, report)
+        for row in report.rows:
+            book.append(row)
+        book.finish()
+        workbook.close()
+        with path.open("rb") as file:
+            while chunk := file.read(CHUNK_BYTES):
+                yield chunk
 
 
-class _XlsxSheet:
-    """A write-only sheet of a report: header row, then rows until Excel's limit.
+class _XlsxBook:
+    """The sheets of a report: header row, then rows until Excel's limit, then a new sheet.
 
-    Styling a cell is what costs in openpyxl: each column's styled cells (dates, amounts,
-    totals in bold) are made once and refilled for every row, as a write-only sheet
-    writes a row out as soon as it is appended.
+    Each column's writer is chosen once per sheet (``write_string`` or ``write_number``
+    with its format) rather than through XlsxWriter's ``write``, which guesses the type of
+    every value; a date is written as the Excel serial number it stands for, worked out
+    once per day.
     """
 
-    _FORMATS: ClassVar[dict[str, str]] = {"date": "DD/MM/YYYY", "amount": "#,##0.00"}
+    _FORMATS: ClassVar[dict[str, str]] = {"date": "dd/mm/yyyy", "amount": "#,##0.00"}
 
-    def __init__(self, workbook: Any, report: Report, number: int) -> None:
-        from openpyxl.styles import Font
+    def __init__(self, workbook: Any, report: Report) -> None:
+        self.workbook = workbook
+        self.report = report
+        self.formats = {
+            (kind, bold): workbook.add_format({"num_format": self._FORMATS[kind], "bold": bold})
+            for kind in self._FORMATS
+            for bold in (False, True)
+        }
+        # Plain text needs no format: its cells then carry no style attribute.
+        self.formats[("text", False)] = None
+        self.formats[("text", True)] = workbook.add_format({"bold": True})
+        self._serials: dict[date, int] = {}
+        self.sheets = 0
+        self.sheet: Any = None
+        #: Per column, for plain rows and for totals: (writer, value converter, format).
+        self.cells: dict[bool, list[tuple[Callable[..., Any], Callable[[Any], Any], Any]]] = {}
+        self.row = XLSX_MAX_ROWS  # no sheet yet: the first row opens one
 
-        title = report.title if number == 1 else f"{report.title} ({number})"
-        self.sheet = workbook.create_sheet(title[:31])
-        self.sheet.freeze_panes = "A2"
-        for index, column in enumerate(report.columns):
-            self.sheet.column_dimensions[_column_letter(index)].width = 8 + 6 * column.width
-        bold = Font(bold=True)
-        self.sheet.append([self._cell(column.title, font=bold) for column in report.columns])
-        self.rows = 1
-        self.plain = [self._cell(None, kind=column.kind) for column in report.columns]
-        self.bold = [self._cell(None, kind=column.kind, font=bold) for column in report.columns]
-
-    def _cell(self, value: Any, *, kind: str = "text", font: Any = None) -> Any:
-        from openpyxl.cell import WriteOnlyCell
-
-        cell = WriteOnlyCell(self.sheet, value)
-        if kind in self._FORMATS:
-            cell.number_format = self._FORMATS[kind]
-        if font is not None:
-            cell.font = font
-        return cell
-
-    @property
-    def full(self) -> bool:
-        return self.rows >= XLSX_MAX_ROWS
+    def _open_sheet(self) -> None:
+        self.sheets += 1
+        title = self.report.title
+        sheet = self.sheet = self.workbook.add_worksheet(
+            (title if self.sheets == 1 else f"{title} ({self.sheets})")[:31]
+        )
+        sheet.freeze_panes(1, 0)
+        bold = self.formats[("text", True)]
+        for index, column in enumerate(self.report.columns):
+            sheet.set_column(index, index, 8 + 6 * column.width)
+            sheet.write_string(0, index, column.title, bold)
+        writers = {
+            "text": (sheet.write_string, str),
+            "date": (sheet.write_number, self._serial),
+            "amount": (sheet.write_number, float),
+        }
+        self.cells = {
+            total: [
+                (*writers[column.kind], self.formats[(column.kind, total)])
+                for column in self.report.columns
+            ]
+            for total in (False, True)
+        }
+        self.row = 1
 
     def append(self, row: Row) -> None:
-        cells = self.bold if row.total else self.plain
-        values = []
-        for cell, value in zip(cells, row.values, strict=True):
-            if cell.has_style:
-                cell.value = value
-                values.append(cell)
-            else:
-                values.append(value)
-        self.sheet.append(values)
-        self.rows += 1
+        if self.row >= XLSX_MAX_ROWS:
+            self._open_sheet()
+        number = self.row
+        for index, ((write, convert, cell_format), value) in enumerate(
+            zip(self.cells[row.total], row.values, strict=True)
+        ):
+            if value is not None and value != "":
+                write(number, index, convert(value), cell_format)
+        self.row = number + 1
+
+    def finish(self) -> None:
+        """A report without rows still gets its sheet and header."""
+        if self.sheet is None:
+            self._open_sheet()
+
+    def _serial(self, day: date) -> int:
+        serial = self._serials.get(day)
+        if serial is None:
+            serial = self._serials[day] = (day - _EXCEL_EPOCH).days
+        return serial
 
 
-def _column_letter(index: int) -> str:
-    from openpyxl.utils import get_column_letter
-
-    return get_column_letter(index + 1)
+#: Day 0 of Excel's 1900 date system, as counted for every date after February 1900.
+_EXCEL_EPOCH = date(1899, 12, 30)
 
 
 # --- FEC --------------------------------------------------------------------------------
@@ -632,18 +666,22 @@ def fec_records(session: Session, scope: ExportScope, settings: LedgerSettings) 
             JournalLine.account_number,
             JournalLine.auxiliary_number,
             JournalLine.auxiliary_label,
-            _cents(JournalLine.debit),
-            _cents(JournalLine.credit),
+            cents(JournalLine.debit),
+            cents(JournalLine.credit),
+            Lettering.sequence,
+            Lettering.lettered_on,
         )
         .join(JournalEntry, JournalLine.entry_id == JournalEntry.id)
+        .outerjoin(LetteredLine, LetteredLine.line_id == JournalLine.id)
+        .outerjoin(Lettering, LetteredLine.lettering_id == Lettering.id)
         .where(*scope.conditions())
         .order_by(*in_order, JournalLine.position),
     )
     entry_id = None
     # The fields of a record around the line's own: JournalCode to EcritureDate, then
-    # PieceRef to EcritureLib, then EcritureLet to Idevise.
+    # PieceRef to EcritureLib, then ValidDate to Idevise.
     head = middle = tail = ""
-    for line_entry_id, account, party, party_label, debit, credit in lines:
+    for line_entry_id, account, party, party_label, debit, credit, letter, lettered_on in lines:
         while line_entry_id != entry_id:  # the next entry: its lines follow
             entry = next(entries)
             entry_id = entry.id
@@ -660,19 +698,16 @@ def fec_records(session: Session, scope: ExportScope, settings: LedgerSettings) 
             middle = "\t".join(
                 ("", fec_text(entry.document_reference), entry_date, fec_text(entry.label), "")
             )
-            tail = f"\t\t\t{_paris_day(entry.posted_at)}\t\t\r\n"
+            tail = f"\t{_paris_day(entry.posted_at)}\t\t\r\n"
         aux = parties.get((party, party_label))
         if aux is None:
             aux = parties[(party, party_label)] = f"{party or ''}\t{fec_text(party_label)}"
+        # EcritureLet and DateLet: both, or neither (DateLet only with a letter).
+        lettering = f"\t{lettering_code(letter)}\t{_fec_date(lettered_on)}" if letter else "\t\t"
         yield (
             f"{head}{account}\t{account_labels.get(account, '')}\t{aux}{middle}"
-            f"{_fec_cents(debit)}\t{_fec_cents(credit)}{tail}"
+            f"{_fec_cents(debit)}\t{_fec_cents(credit)}{lettering}{tail}"
         )
-
-
-def _cents(column: Any) -> ColumnElement[int]:
-    """An amount as whole cents, computed by the database: exact, and cheap to format."""
-    return cast(func.round(column * 100), BigInteger)
 
 
 def _fec_cents(cents: int) -> str:
@@ -682,6 +717,11 @@ def _fec_cents(cents: int) -> str:
     sign = "-" if cents < 0 else ""
     units, hundredths = divmod(abs(cents), 100)
     return f"{sign}{units},{hundredths:02d}"
+
+
+def _fec_date(day: date | str) -> str:
+    """AAAAMMJJ (SQLite may hand a date of an outer join back as text)."""
+    return f"{day if isinstance(day, date) else date.fromisoformat(day):%Y%m%d}"
 
 
 def _paris_day(moment: datetime) -> str:

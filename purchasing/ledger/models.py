@@ -1,9 +1,13 @@
-"""The books of the annex budget: fiscal years, journal entries and their lines.
+"""The books of the annex budget: fiscal years, journal entries and their lines, letterings.
 
 An entry is written once, by the posting of one domain event, and never changes: a
 mistake is corrected by a later entry, as in any public accountant's books. The guards
 below refuse an update or a delete at the ORM layer; the database refuses a line that is
 negative, both debit and credit, or neither, and a second entry for the same event.
+
+Lettering (lettrage) is decided after the lines it matches were written, so it lives in
+tables of its own (:class:`Lettering`, :class:`LetteredLine`), append-only as well: a
+line is lettered at most once, and its entry never changes for it.
 
 That an entry balances (its debits equal its credits) is checked four times: by the
 posting rules as they build it, by a flush guard here before it reaches the database, by
@@ -36,13 +40,17 @@ from purchasing.numbering import format_number
 
 __all__ = [
     "ENTRY_SERIES",
+    "OPENING_SEQUENCE",
     "FiscalYear",
     "FiscalYearStatus",
     "JournalCode",
     "JournalEntry",
     "JournalLine",
     "LedgerIsAppendOnly",
+    "LetteredLine",
+    "Lettering",
     "UnbalancedEntry",
+    "lettering_code",
 ]
 
 #: Numbering series of journal entries: "EC-2026-000042", one sequence per fiscal year.
@@ -66,6 +74,14 @@ class JournalCode(enum.StrEnum):
     PURCHASES = "AC"
     TREASURY = "BQ"
     MISCELLANEOUS = "OD"
+    #: The year-end entry that carries the result (classes 6 and 7 to 120 / 129).
+    CLOSING = "CL"
+    #: The opening entry (à-nouveaux): the balance-sheet balances carried forward.
+    OPENING = "AN"
+
+
+#: The opening entry is entry 0 of its year (see :mod:`purchasing.ledger.closing`).
+OPENING_SEQUENCE = 0
 
 
 class FiscalYear(Base):
@@ -110,14 +126,17 @@ class JournalEntry(Base):
     __tablename__ = "journal_entries"
     __table_args__ = (
         UniqueConstraint("fiscal_year", "sequence"),
-        CheckConstraint("sequence > 0", name="sequence_positive"),
+        CheckConstraint("sequence >= 0", name="sequence_not_negative"),
+        # Entry 0 of a year is its opening entry, and only it.
+        CheckConstraint("(journal = 'AN') = (sequence = 0)", name="opening_is_entry_zero"),
         CheckConstraint("total > 0", name="total_positive"),
         Index("ix_journal_entries_entry_date", "entry_date"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     fiscal_year: Mapped[int] = mapped_column(ForeignKey("fiscal_years.year"))
-    #: Position in the year's continuous sequence (FEC ``EcritureNum``), in posting order.
+    #: Position in the year's continuous sequence (FEC ``EcritureNum``), in posting order
+    #: from 1; 0 is the year's opening entry, written when the previous year closes.
     sequence: Mapped[int]
     #: Accounting date: the date of the document (invoice, payment, grant receipt).
     entry_date: Mapped[date] = mapped_column(Date)
@@ -161,6 +180,16 @@ class JournalLine(Base):
             name="auxiliary_label_has_number",
         ),
         Index("ix_journal_lines_account_entry", "account_number", "entry_id"),
+        Index(
+            "ix_journal_lines_matching",
+            "account_number",
+            "auxiliary_number",
+            "matching_reference",
+        ),
+        CheckConstraint(
+            "matching_reference IS NULL OR auxiliary_number IS NOT NULL",
+            name="matching_reference_has_auxiliary",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -176,11 +205,71 @@ class JournalLine(Base):
     family_code: Mapped[str | None] = mapped_column(String(40))
     debit: Mapped[Decimal] = mapped_column(default=ZERO)
     credit: Mapped[Decimal] = mapped_column(default=ZERO)
+    #: On a member's or a supplier's account: the invoice this line is, pays or credits
+    #: ("FA-2026-000123", the supplier's own number). Lettering matches lines by it.
+    matching_reference: Mapped[str | None] = mapped_column(String(REFERENCE_LENGTH))
 
     entry: Mapped[JournalEntry] = relationship(back_populates="lines")
 
     def __repr__(self) -> str:
         return f"<JournalLine {self.account_number} D {self.debit} C {self.credit}>"
+
+
+class Lettering(Base):
+    """Lines of one account and party that settle each other: an invoice and what paid it.
+
+    Every line of a lettering has the same account, auxiliary account and matching
+    reference, belongs to the same fiscal year, and their debits equal their credits.
+    """
+
+    __tablename__ = "letterings"
+    __table_args__ = (
+        UniqueConstraint("fiscal_year", "sequence"),
+        CheckConstraint("sequence > 0", name="sequence_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fiscal_year: Mapped[int] = mapped_column(ForeignKey("fiscal_years.year"))
+    #: Its number in the year; the letter code (FEC ``EcritureLet``) is made from it.
+    sequence: Mapped[int]
+    account_number: Mapped[str] = mapped_column(ForeignKey("accounts.number"))
+    auxiliary_number: Mapped[str] = mapped_column(String(AUX_NUMBER_LENGTH))
+    matching_reference: Mapped[str] = mapped_column(String(REFERENCE_LENGTH))
+    #: The date of the line that settled the others (FEC ``DateLet``).
+    lettered_on: Mapped[date] = mapped_column(Date)
+    lettered_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    lines: Mapped[list[LetteredLine]] = relationship(back_populates="lettering", cascade="all")
+
+    @property
+    def code(self) -> str:
+        """``A``, ``B``... ``Z``, ``AA``...: FEC ``EcritureLet``."""
+        return lettering_code(self.sequence)
+
+    def __repr__(self) -> str:
+        return f"<Lettering {self.fiscal_year} {self.code} {self.matching_reference}>"
+
+
+class LetteredLine(Base):
+    """A journal line and the lettering it belongs to: one at most."""
+
+    __tablename__ = "lettered_lines"
+
+    line_id: Mapped[int] = mapped_column(ForeignKey("journal_lines.id"), primary_key=True)
+    lettering_id: Mapped[int] = mapped_column(ForeignKey("letterings.id"), index=True)
+
+    lettering: Mapped[Lettering] = relationship(back_populates="lines")
+
+
+def lettering_code(sequence: int) -> str:
+    """1 -> "A", 26 -> "Z", 27 -> "AA", 703 -> "AAA": letters, as accountants write them."""
+    if sequence < 1:
+        raise ValueError(f"a lettering is numbered from 1, not {sequence}")
+    letters = []
+    while sequence:
+        sequence, rest = divmod(sequence - 1, 26)
+        letters.append(chr(ord("A") + rest))
+    return "".join(reversed(letters))
 
 
 class LedgerIsAppendOnly(RuntimeError):
@@ -196,6 +285,10 @@ class UnbalancedEntry(RuntimeError):
 @event.listens_for(JournalLine, "before_update")
 @event.listens_for(JournalLine, "before_delete")
 @event.listens_for(FiscalYear, "before_delete")
+@event.listens_for(Lettering, "before_update")
+@event.listens_for(Lettering, "before_delete")
+@event.listens_for(LetteredLine, "before_update")
+@event.listens_for(LetteredLine, "before_delete")
 def _refuse_change(_mapper: Any, _connection: Any, target: Any) -> None:
     raise LedgerIsAppendOnly(f"{target!r} is in the books: it cannot change or go away")
 

@@ -23,6 +23,10 @@ subsidy.reversed    partner reversal (partner)               treasury
                     grant receivable (programme)             operating subsidy
 ==================  ======================================  ===================================
 
+The line on a member's or a supplier's account carries the invoice it belongs to (its
+``matching`` reference: the invoice's own number, the number a payment pays, the number
+a credit note corrects), by which lettering later finds what settles what.
+
 An aid that *reduces* the price (outside the VAT base: the member pays the whole invoice)
 is compensated by the programme: debit grant receivable, credit operating subsidy, in the
 invoice's entry. ``catalog/ledger/posting.yaml`` explains why the aid that *completes* the
@@ -100,6 +104,9 @@ class Directory(Protocol):
     def invoice_year(self, invoice_id: int) -> int | None:
         """The year an invoice was issued in, if known: a credit note may cancel it."""
 
+    def invoice_number(self, invoice_id: int) -> str | None:
+        """The number of an invoice, if known: the one a credit note corrects."""
+
 
 @dataclass(frozen=True)
 class LineDraft:
@@ -108,6 +115,8 @@ class LineDraft:
     credit: Decimal = ZERO
     party: Party | None = None
     family_code: str | None = None
+    #: The invoice a line on a member's or supplier's account belongs to (lettering).
+    matching: str | None = None
 
 
 @dataclass(frozen=True)
@@ -262,9 +271,12 @@ def _invoice(
     member = directory.member(payload["member_id"])
     issue_date: date = payload["issue_date"]
     cancels_prior_year = False
+    # The invoice the member's line belongs to: this one, or the one a note corrects.
+    matching = payload["number"]
     if credit and payload["corrected_invoice_id"] is not None:
         corrected_year = directory.invoice_year(payload["corrected_invoice_id"])
         cancels_prior_year = corrected_year is not None and corrected_year < issue_date.year
+        matching = directory.invoice_number(payload["corrected_invoice_id"]) or matching
     # "due" is the side the member's debt is on: debit for an invoice, credit for a note.
     due, earned = (_credit, _debit) if credit else (_debit, _credit)
     aid = payload["total_aid"]
@@ -275,7 +287,7 @@ def _invoice(
         due(accounts.grant_receivable, amount, party=party)
         for party, amount in _aid_by_programme(payload)
     ]
-    lines = [due(accounts.receivable, payload["amount_due"], party=member)]
+    lines = [due(accounts.receivable, payload["amount_due"], party=member, matching=matching)]
     if aid_completes_price:
         lines += programmes
     sales: dict[tuple[str, str | None], Decimal] = defaultdict(lambda: ZERO)
@@ -331,7 +343,14 @@ def _purchase(
         for (account, family), amount in sorted(purchases.items(), key=_by_account_and_family)
     ]
     lines += [_debit(accounts.vat_deductible, part["vat"]) for part in payload["vat_by_rate"]]
-    lines.append(_credit(accounts.payable, payload["total_incl_vat"], party=supplier))
+    lines.append(
+        _credit(
+            accounts.payable,
+            payload["total_incl_vat"],
+            party=supplier,
+            matching=payload["invoice_number"],
+        )
+    )
     order = payload["purchase_order_number"]
     return _entry(
         entry_date=payload["invoice_date"],
@@ -355,7 +374,7 @@ def _payment(
         label=f"Encaissement {payload['invoice_number']} - {member.label}",
         lines=[
             _debit(accounts.treasury, amount),
-            _credit(accounts.receivable, amount, party=member),
+            _credit(accounts.receivable, amount, party=member, matching=payload["invoice_number"]),
         ],
     )
 

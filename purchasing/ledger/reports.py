@@ -2,7 +2,9 @@
 
 The margin comes from the books alone: each sales and purchase line carries its catalogue
 family (``JournalLine.family_code``), so purchases, sales and margin per family are sums
-of posted lines, and agree with the trial balance. The activity report adds the figures a
+of posted lines, and agree with the trial balance. The year's result entry, which brings
+classes 6 and 7 to zero when the year closes, is not an operation of the year: the
+reports leave it out. The activity report adds the figures a
 syndicat prints in its yearly report: members and new adhesions, orders, telecom links,
 collectivities served in video-protection, and the FEDER grant received and passed on.
 """
@@ -17,9 +19,9 @@ from sqlalchemy import BigInteger, case, cast, distinct, func, select
 from sqlalchemy.orm import Session
 
 from purchasing.catalog.models import ProductFamily
+from purchasing.ledger.cents import cents_sum, from_cents
 from purchasing.ledger.exports import ExportScope
-from purchasing.ledger.models import JournalEntry, JournalLine
-from purchasing.ledger.services import cents_sum, from_cents
+from purchasing.ledger.models import JournalCode, JournalEntry, JournalLine
 from purchasing.ledger.settings import LedgerSettings
 from purchasing.members.models import Adhesion, AdhesionStatus
 from purchasing.money import ZERO, round_rate
@@ -42,6 +44,8 @@ LINK_UNIT = "lien"
 VIDEO_PROTECTION_FAMILY = "video_protection"
 #: Orders that never went anywhere are not activity.
 _NOT_ORDERED = (OrderStatus.DRAFT, OrderStatus.CANCELLED)
+#: The year's operations: every entry but the result entry of its closing.
+_OPERATIONS = (JournalEntry.journal != JournalCode.CLOSING,)
 
 
 @dataclass(frozen=True)
@@ -100,7 +104,7 @@ def margin_report(session: Session, scope: ExportScope, settings: LedgerSettings
             cents_sum(case((is_sale, JournalLine.credit), else_=ZERO)),
         )
         .join(JournalEntry, JournalLine.entry_id == JournalEntry.id)
-        .where(*scope.conditions(), is_purchase | is_sale)
+        .where(*scope.conditions(), *_OPERATIONS, is_purchase | is_sale)
         .group_by(JournalLine.family_code)
     ).all()
     names = dict(session.execute(select(ProductFamily.code, ProductFamily.name)).tuples().all())
@@ -204,7 +208,11 @@ def activity_report(session: Session, year: int, settings: LedgerSettings) -> Ac
     reversed_ = session.execute(
         select(cents_sum(JournalLine.debit), cents_sum(JournalLine.credit))
         .join(JournalEntry, JournalLine.entry_id == JournalEntry.id)
-        .where(*scope.conditions(), JournalLine.account_number == accounts.partner_reversal)
+        .where(
+            *scope.conditions(),
+            *_OPERATIONS,
+            JournalLine.account_number == accounts.partner_reversal,
+        )
     ).one()
     report = ActivityReport(
         year=year,

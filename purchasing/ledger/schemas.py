@@ -55,6 +55,11 @@ class FiscalYearSchema(Schema):
     closed_by_id = fields.Integer(allow_none=True)
     entries = fields.Integer(metadata={"description": "Entries posted in the year"})
     total = Amount(metadata={"description": "Sum of their debits (equal to their credits)"})
+    result = Amount(
+        allow_none=True,
+        allow_negative=True,
+        metadata={"description": "Once closed: its result, negative for a deficit"},
+    )
 
 
 class FiscalYearInputSchema(Schema):
@@ -96,6 +101,10 @@ class JournalLineSchema(Schema):
     family_code = fields.String(allow_none=True)
     debit = Amount()
     credit = Amount()
+    matching_reference = fields.String(
+        allow_none=True,
+        metadata={"description": "On a member's or supplier's account: the invoice it is of"},
+    )
 
 
 class JournalEntrySchema(Schema):
@@ -111,6 +120,21 @@ class JournalEntrySchema(Schema):
     total = Amount()
     posted_at = fields.DateTime()
     lines = fields.List(fields.Nested(JournalLineSchema))
+
+
+class YearEndSchema(Schema):
+    year = fields.Integer()
+    result = Amount(allow_negative=True, metadata={"description": "Negative for a deficit"})
+    result_entry = fields.Nested(
+        JournalEntrySchema,
+        allow_none=True,
+        metadata={"description": "Classes 6 and 7 brought to 120 or 129 (journal CL)"},
+    )
+    opening_entry = fields.Nested(
+        JournalEntrySchema,
+        allow_none=True,
+        metadata={"description": "Entry 0 of the next year: the balances carried (AN)"},
+    )
 
 
 class JournalEntryPageSchema(Schema):
@@ -158,6 +182,9 @@ class LedgerCheckSchema(Schema):
         metadata={"description": "Per fiscal year, the entry numbers missing"},
     )
     pending_ledger_events = fields.Integer()
+    unbalanced_letterings = fields.List(
+        fields.String(), metadata={"description": "Letterings that do not balance: 2026/AB"}
+    )
 
 
 class LedgerCheckQuerySchema(Schema):

@@ -11,12 +11,16 @@ resumed by running it again, and running it twice posts nothing twice; the uniqu
 fiscal year is closed, an account is missing from the chart, its payload is wrong) stays
 pending and is reported with the reason; the others are posted.
 
+Posting an entry also letters what it settles: the invoice a payment or a credit note
+pays off in full, with everything that paid it (see :mod:`purchasing.ledger.lettering`).
+
 Fiscal years
 ------------
 A fiscal year is the calendar year. It opens explicitly, or with its first posting; it is
 closed by finance once every event dated in it is posted, and earlier years are closed.
-A closed year takes no posting and is never reopened: a correction is an entry of the
-open year (a credit note, for instance).
+Closing determines the year's result and carries the balance-sheet balances into the
+next year (see :mod:`purchasing.ledger.closing`). A closed year takes no posting and is
+never reopened: a correction is an entry of the open year (a credit note, for instance).
 """
 
 from __future__ import annotations
@@ -41,9 +45,13 @@ from purchasing.auth.roles import Actor
 from purchasing.catalog.models import Account, Product, ProductFamily, Supplier
 from purchasing.db import utcnow
 from purchasing.errors import Conflict, DomainError, NotFound, ValidationFailed
-from purchasing.events import DomainEvent
+from purchasing.events import DomainEvent, publish
+from purchasing.ledger import closing
+from purchasing.ledger.cents import cents_sum, from_cents
+from purchasing.ledger.lettering import MatchingKey, letter_settled_items, unbalanced_letterings
 from purchasing.ledger.models import (
     ENTRY_SERIES,
+    OPENING_SEQUENCE,
     FiscalYear,
     FiscalYearStatus,
     JournalCode,
@@ -58,7 +66,7 @@ from purchasing.ledger.posting import (
     draft_entry,
     entry_date_of,
 )
-from purchasing.ledger.settings import LedgerSettings
+from purchasing.ledger.settings import LedgerSettings, configured_settings
 from purchasing.members.models import Member
 from purchasing.numbering import next_number
 from purchasing.unit_of_work import Page, paginate, transaction
@@ -74,9 +82,12 @@ __all__ = [
     "PostingRefusal",
     "PostingResult",
     "UnknownAccount",
+    "YearEnd",
     "cents_sum",
     "close_fiscal_year",
+    "from_cents",
     "get_entry",
+    "letter_open_years",
     "list_entries",
     "list_fiscal_years",
     "open_fiscal_year",
@@ -84,12 +95,15 @@ __all__ = [
     "post_pending_events",
     "reopen_fiscal_year",
     "verify_ledger",
+    "year_end",
 ]
 
 #: A member's auxiliary account: "M00012" for member 12.
 MEMBER_AUX_FORMAT = "M{:05d}"
 #: Pending events read per query while posting.
 _BATCH = 500
+#: The fiscal years the books may hold (a CHECK of the table).
+FIRST_YEAR, LAST_YEAR = 2000, 2100
 
 
 class FiscalYearClosed(Conflict):
@@ -240,19 +254,8 @@ def _post_event(
                 year = _fiscal_year_taking_postings(session, draft.entry_date.year, posted_by)
                 directory.check_accounts(draft)
                 entry = _write_entry(session, draft, year, event)
-                record_change(
-                    session,
-                    actor=posted_by,
-                    action="journal_entry.posted",
-                    entity="journal_entry",
-                    entity_id=entry.id,
-                    after={
-                        "number": entry.number,
-                        "source_event_id": event.id,
-                        "document_reference": entry.document_reference,
-                        "total": str(entry.total),
-                    },
-                )
+                _record_posting(session, entry, posted_by)
+                letter_settled_items(session, year.year, _matching_keys(entry))
             event.consumed_at = utcnow()
     except IntegrityError as exc:
         if "source_event_id" not in str(exc.orig):
@@ -262,11 +265,17 @@ def _post_event(
 
 
 def _write_entry(
-    session: Session, draft: EntryDraft, year: FiscalYear, event: DomainEvent
+    session: Session,
+    draft: EntryDraft,
+    year: FiscalYear,
+    event: DomainEvent,
+    *,
+    sequence: int | None = None,
 ) -> JournalEntry:
+    """The entry, numbered next in its year unless its ``sequence`` is given (entry 0)."""
     entry = JournalEntry(
         fiscal_year=year.year,
-        sequence=next_number(session, ENTRY_SERIES, year.year),
+        sequence=next_number(session, ENTRY_SERIES, year.year) if sequence is None else sequence,
         entry_date=draft.entry_date,
         journal=draft.journal,
         document_reference=draft.reference,
@@ -283,6 +292,7 @@ def _write_entry(
                 family_code=line.family_code,
                 debit=line.debit,
                 credit=line.credit,
+                matching_reference=line.matching,
             )
             for position, line in enumerate(draft.lines, start=1)
         ],
@@ -290,6 +300,26 @@ def _write_entry(
     session.add(entry)
     session.flush()
     return entry
+
+
+def _record_posting(session: Session, entry: JournalEntry, actor: Actor | None) -> None:
+    record_change(
+        session,
+        actor=actor,
+        action="journal_entry.posted",
+        entity="journal_entry",
+        entity_id=entry.id,
+        after={
+            "number": entry.number,
+            "source_event_id": entry.source_event_id,
+            "document_reference": entry.document_reference,
+            "total": str(entry.total),
+        },
+    )
+
+
+def _matching_keys(entry: JournalEntry) -> set[MatchingKey]:
+    return {key for line in entry.lines if (key := MatchingKey.of(line)) is not None}
 
 
 class _DatabaseDirectory:
@@ -326,6 +356,17 @@ class _DatabaseDirectory:
         return next(iter(families)) if len(families) == 1 else None
 
     def invoice_year(self, invoice_id: int) -> int | None:
+        try:
+            return date.fromisoformat(self._invoice_issued(invoice_id)["issue_date"]).year
+        except (TypeError, KeyError, ValueError):
+            return None
+
+    def invoice_number(self, invoice_id: int) -> str | None:
+        number = self._invoice_issued(invoice_id).get("number")
+        return number if isinstance(number, str) and number else None
+
+    def _invoice_issued(self, invoice_id: int) -> dict[str, Any]:
+        """The payload of the invoice's issue event; empty if there is none."""
         payload = self.session.scalar(
             select(DomainEvent.payload).where(
                 DomainEvent.kind == "invoice.issued",
@@ -333,10 +374,7 @@ class _DatabaseDirectory:
                 DomainEvent.entity_id == str(invoice_id),
             )
         )
-        try:
-            return date.fromisoformat(payload["issue_date"]).year
-        except (TypeError, KeyError, ValueError):
-            return None
+        return payload if isinstance(payload, dict) else {}
 
     def check_accounts(self, draft: EntryDraft) -> None:
         """Every account of the entry is a detail account of the chart."""
@@ -451,10 +489,29 @@ class FiscalYearSummary:
     entries: int
     #: Sum of the entries' debits (equal to their credits).
     total: Decimal
+    #: Once closed, its result: positive for a surplus, negative for a deficit.
+    result: Decimal | None = None
 
 
 def list_fiscal_years(session: Session) -> list[FiscalYearSummary]:
-    """Every fiscal year, latest first, with its number of entries and their total."""
+    """Every fiscal year, latest first, with its number of entries, their total, its result."""
+    # The result entry's only class 1 lines are those of the result (120 or 129).
+    results = dict(
+        session.execute(
+            select(
+                JournalEntry.fiscal_year,
+                cents_sum(JournalLine.credit) - cents_sum(JournalLine.debit),
+            )
+            .join(JournalLine, JournalLine.entry_id == JournalEntry.id)
+            .where(
+                JournalEntry.journal == JournalCode.CLOSING,
+                JournalLine.account_number.startswith("1"),
+            )
+            .group_by(JournalEntry.fiscal_year)
+        )
+        .tuples()
+        .all()
+    )
     counts = {
         year: (count, total)
         for year, count, total in session.execute(
@@ -474,6 +531,7 @@ def list_fiscal_years(session: Session) -> list[FiscalYearSummary]:
             closed_by_id=fy.closed_by_id,
             entries=counts.get(fy.year, (0, 0))[0],
             total=from_cents(counts.get(fy.year, (0, 0))[1]),
+            result=from_cents(results.get(fy.year)) if fy.is_closed else None,
         )
         for fy in session.scalars(select(FiscalYear).order_by(FiscalYear.year.desc()))
     ]
@@ -495,8 +553,20 @@ def open_fiscal_year(session: Session, year: int, *, actor: Actor | None) -> Fis
     return fiscal_year
 
 
-def close_fiscal_year(session: Session, year: int, *, actor: Actor | None) -> FiscalYear:
-    """Close ``year`` for good, once its events are posted and earlier years are closed."""
+def close_fiscal_year(
+    session: Session,
+    year: int,
+    *,
+    actor: Actor | None,
+    settings: LedgerSettings | None = None,
+) -> FiscalYear:
+    """Close ``year`` for good, once its events are posted and earlier years are closed.
+
+    In the same transaction: the year's result entry, and the opening entry of the next
+    year, opened if new (see :mod:`purchasing.ledger.closing`). ``settings`` name the
+    result accounts; those of the configured catalogue when not given.
+    """
+    settings = settings or configured_settings()
     with transaction(session):
         fiscal_year = _lock_year(session, year)
         if fiscal_year is None:
@@ -520,6 +590,39 @@ def close_fiscal_year(session: Session, year: int, *, actor: Actor | None) -> Fi
                 "post them first (centrale ledger post)",
                 field="year",
             )
+        if year + 1 > LAST_YEAR:
+            raise FiscalYearNotClosable(
+                f"no fiscal year after {LAST_YEAR} to carry the balances into", field="year"
+            )
+        # Locked too: postings of the next year wait, as the opening entry letters them.
+        next_year = _fiscal_year_taking_postings(session, year + 1, actor)
+        # Items settled in the year are lettered already, unless posted before lettering
+        # existed: letter them now, so that only open invoices are carried forward.
+        letter_settled_items(session, year)
+        balances = closing.year_end_balances(session, year)
+        result_draft = closing.result_entry(year, balances, settings.accounts)
+        opening_draft = closing.opening_entry(year, balances, result_draft)
+        result = closing.result_of(result_draft, settings.accounts)
+        directory = _DatabaseDirectory(session)
+        for draft in (result_draft, opening_draft):
+            if draft is not None:
+                directory.check_accounts(draft)
+        written: dict[str, JournalEntry] = {}
+        closed = _ledger_event(session, "fiscal_year.closed", year, {"result": result})
+        if result_draft is not None:
+            written["result_entry"] = _write_entry(session, result_draft, fiscal_year, closed)
+        carried = _ledger_event(
+            session, "fiscal_year.carried_forward", year + 1, {"from_year": year}
+        )
+        if opening_draft is not None:
+            opening = _write_entry(
+                session, opening_draft, next_year, carried, sequence=OPENING_SEQUENCE
+            )
+            written["opening_entry"] = opening
+            # Invoices of the closed year already paid in the next one now letter.
+            letter_settled_items(session, next_year.year)
+        for entry in written.values():
+            _record_posting(session, entry, actor)
         fiscal_year.status = FiscalYearStatus.CLOSED
         fiscal_year.closed_at = utcnow()
         fiscal_year.closed_by_id = actor.id if actor is not None else None
@@ -530,9 +633,89 @@ def close_fiscal_year(session: Session, year: int, *, actor: Actor | None) -> Fi
             entity="fiscal_year",
             entity_id=year,
             before={"status": FiscalYearStatus.OPEN.value},
-            after={"status": FiscalYearStatus.CLOSED.value},
+            after={
+                "status": FiscalYearStatus.CLOSED.value,
+                "result": str(result),
+                **{name: entry.number for name, entry in written.items()},
+            },
         )
     return fiscal_year
+
+
+def _ledger_event(session: Session, kind: str, year: int, payload: dict[str, Any]) -> DomainEvent:
+    """An event of the ledger itself, posted as it happens: the source of its entry."""
+    event = publish(
+        session, kind, entity="fiscal_year", entity_id=year, payload={"year": year, **payload}
+    )
+    event.consumed_at = utcnow()
+    session.flush()
+    return event
+
+
+def letter_open_years(session: Session, *, actor: Actor | None) -> int:
+    """Letter every settled item of the open years: books posted before lettering existed.
+
+    Safe to run again: an item is lettered once. Returns the number of letterings made.
+    """
+    made = 0
+    with transaction(session):
+        years = session.scalars(
+            select(FiscalYear.year)
+            .where(FiscalYear.status == FiscalYearStatus.OPEN)
+            .order_by(FiscalYear.year)
+        ).all()
+        for year in years:
+            _lock_year(session, year)
+            made += letter_settled_items(session, year)
+        if made:
+            record_change(
+                session,
+                actor=actor,
+                action="ledger.lettered",
+                entity="fiscal_year",
+                entity_id=",".join(map(str, years)),
+                after={"letterings": made},
+            )
+    return made
+
+
+@dataclass(frozen=True)
+class YearEnd:
+    """What closing a year wrote: its result, and the entries that carry it."""
+
+    year: int
+    #: Positive for a surplus, negative for a deficit.
+    result: Decimal
+    #: The result entry of the year (journal CL); None if classes 6 and 7 were empty.
+    result_entry: JournalEntry | None
+    #: The opening entry of the next year (journal AN); None if nothing was carried.
+    opening_entry: JournalEntry | None
+
+
+def year_end(session: Session, year: int) -> YearEnd:
+    """The result and year-end entries of a closed year; NotFound if it is not closed."""
+    fiscal_year = session.get(FiscalYear, year)
+    if fiscal_year is None or not fiscal_year.is_closed:
+        raise NotFound(f"no closed fiscal year {year}", field="year")
+    summary = next(s for s in list_fiscal_years(session) if s.year == year)
+    entries = session.scalars(
+        select(JournalEntry)
+        .options(selectinload(JournalEntry.lines))
+        .where(
+            or_(
+                (JournalEntry.fiscal_year == year) & (JournalEntry.journal == JournalCode.CLOSING),
+                (JournalEntry.fiscal_year == year + 1)
+                & (JournalEntry.sequence == OPENING_SEQUENCE),
+            )
+        )
+    ).all()
+    by_journal = {entry.journal: entry for entry in entries}
+    return YearEnd(
+        year=year,
+        result=summary.result or Decimal("0.00"),
+        result_entry=by_journal.get(JournalCode.CLOSING),
+        opening_entry=by_journal.get(JournalCode.OPENING),
+    )
 
 
 def reopen_fiscal_year(session: Session, year: int, *, actor: Actor | None) -> FiscalYear:
@@ -563,8 +746,8 @@ def _pending_event_ids_of_year(session: Session, year: int) -> list[int]:
 
 
 def _check_year(year: int) -> None:
-    if not 2000 <= year <= 2100:
-        raise ValidationFailed("a fiscal year from 2000 to 2100", field="year")
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise ValidationFailed(f"a fiscal year from {FIRST_YEAR} to {LAST_YEAR}", field="year")
 
 
 # --- Reading ----------------------------------------------------------------------------
@@ -626,7 +809,8 @@ def get_entry(session: Session, entry_id: int) -> JournalEntry:
 
 @dataclass(frozen=True)
 class LedgerCheck:
-    """What an auditor checks first: every entry balances, every sequence is whole."""
+    """What an auditor checks first: every entry balances, every sequence is whole, and
+    every lettering matches lines of one invoice that settle each other."""
 
     entries: int
     lines: int
@@ -638,14 +822,22 @@ class LedgerCheck:
     gaps: dict[int, tuple[int, ...]] = field(default_factory=dict)
     #: Events of the kinds the ledger posts that are not posted yet.
     pending_ledger_events: int = 0
+    #: Letterings whose lines do not balance, or mix items or years: "2026/AB".
+    unbalanced_letterings: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
-        return not self.unbalanced and not self.gaps and self.total_debit == self.total_credit
+        return (
+            not self.unbalanced
+            and not self.gaps
+            and not self.unbalanced_letterings
+            and self.total_debit == self.total_credit
+        )
 
 
 def verify_ledger(session: Session, *, fiscal_year: int | None = None) -> LedgerCheck:
-    """Check the books as written: balance of each entry and of the whole, no gap."""
+    """Check the books as written: balance of each entry and of the whole, no gap (the
+    postings are numbered from 1; entry 0 is an opening entry), sound letterings."""
     entry_filter = [] if fiscal_year is None else [JournalEntry.fiscal_year == fiscal_year]
     per_entry = (
         select(
@@ -682,7 +874,7 @@ def verify_ledger(session: Session, *, fiscal_year: int | None = None) -> Ledger
     gaps = {}
     for year, count, highest in session.execute(
         select(JournalEntry.fiscal_year, func.count(), func.max(JournalEntry.sequence))
-        .where(*entry_filter)
+        .where(*entry_filter, JournalEntry.sequence != OPENING_SEQUENCE)
         .group_by(JournalEntry.fiscal_year)
     ):
         if count != highest:
@@ -693,6 +885,7 @@ def verify_ledger(session: Session, *, fiscal_year: int | None = None) -> Ledger
             )
             gaps[year] = tuple(n for n in range(1, highest + 1) if n not in present)
     pending = _count(session, pending_events(session))
+    letterings = unbalanced_letterings(session, fiscal_year=fiscal_year)
     session.commit()
     return LedgerCheck(
         entries=entries,
@@ -702,24 +895,8 @@ def verify_ledger(session: Session, *, fiscal_year: int | None = None) -> Ledger
         unbalanced=tuple(f"{ENTRY_SERIES}-{year}-{sequence:06d}" for year, sequence in unbalanced),
         gaps=gaps,
         pending_ledger_events=pending,
+        unbalanced_letterings=letterings,
     )
-
-
-# --- Sums in cents ----------------------------------------------------------------------
-
-
-def cents_sum(column: Any) -> ColumnElement[int]:
-    """SUM of an amount column as whole cents: exact on both databases.
-
-    SQLite keeps numerics as binary floats, whose sum over a million lines may drift by a
-    cent; a sum of integers never does.
-    """
-    return func.coalesce(func.sum(cast(func.round(column * 100), BigInteger)), 0)
-
-
-def from_cents(cents: int | None) -> Decimal:
-    """Whole cents back to euros: 12345 -> Decimal("123.45")."""
-    return Decimal(cents or 0).scaleb(-2)
 
 
 def _count(session: Session, query: Any) -> int:

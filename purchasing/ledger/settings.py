@@ -1,7 +1,8 @@
 """What the ledger needs to know, read once: its accounts and journals, and the seller.
 
 The accounts a posting uses besides the catalogue's sales and purchase accounts (members,
-suppliers, VAT, the Trésor, the grant) and the journals' labels are data, in
+suppliers, VAT, the Trésor, the grant, the result of the year) and the journals' labels
+are data, in
 ``catalog/ledger/posting.yaml``, whose comments explain the posting scheme. The file is
 checked when it is read: every role given once, every number of the class its role needs;
 the chart of accounts in the database is checked at posting time.
@@ -22,6 +23,7 @@ from marshmallow import Schema, ValidationError, fields, validates_schema
 from purchasing.catalog.loader import CatalogYamlLoader
 from purchasing.catalog.models import AccountKind
 from purchasing.catalog.schemas import AccountNumber
+from purchasing.config import load_config
 from purchasing.errors import ImportRefused
 from purchasing.fields import Text
 from purchasing.ledger.models import JournalCode
@@ -40,6 +42,8 @@ ACCOUNT_ROLES: Mapping[str, AccountKind] = {
     "operating_subsidy": AccountKind.REVENUE,
     "partner_reversal": AccountKind.EXPENSE,
     "prior_year_cancellation": AccountKind.EXPENSE,
+    "result_surplus": AccountKind.RESULT,
+    "result_deficit": AccountKind.RESULT,
 }
 
 
@@ -63,6 +67,9 @@ class LedgerAccounts:
     partner_reversal: str
     #: A credit note cancelling an invoice of an earlier fiscal year (titre annulé).
     prior_year_cancellation: str
+    #: Where closing carries the year's result: a surplus (120), a deficit (129).
+    result_surplus: str
+    result_deficit: str
 
     def numbers(self) -> dict[str, str]:
         """Role -> number."""
@@ -144,6 +151,11 @@ def settings_from_config(config: Mapping[str, Any]) -> LedgerSettings:
     return read_settings_file(
         Path(config["CATALOG_DIR"]) / SETTINGS_FILE, siren=config["SELLER"]["siret"][:9]
     )
+
+
+def configured_settings() -> LedgerSettings:
+    """The settings of the configured catalogue, for a caller that has none at hand."""
+    return settings_from_config(load_config())
 
 
 def _flatten(messages: Any, path: str = "") -> list[str]:

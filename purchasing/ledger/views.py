@@ -33,6 +33,7 @@ from purchasing.ledger.schemas import (
     PostingResultSchema,
     ScopeQuerySchema,
     TrialBalanceSchema,
+    YearEndSchema,
     scope_of,
 )
 from purchasing.ledger.settings import LedgerSettings, settings_from_config
@@ -78,9 +79,23 @@ def open_fiscal_year(data: dict[str, Any]) -> Any:
 @api_bp.alt_response(409, response="CONFLICT")
 @allow(*KEEPERS)
 def close_fiscal_year(year: int) -> Any:
-    """Close a fiscal year for good, once its events are posted: it takes no more posting."""
-    services.close_fiscal_year(get_session(), year, actor=current_actor())
+    """Close a fiscal year for good: its result, and its balances carried into the next.
+
+    Refused until its events are posted and earlier years closed. The result goes to
+    120 or 129 (journal CL, 31 December); the balance-sheet balances open the next year
+    (journal AN, entry 0 dated 1 January), which is opened if new.
+    """
+    services.close_fiscal_year(get_session(), year, actor=current_actor(), settings=_settings())
     return _summary(year)
+
+
+@api_bp.route("/fiscal-years/<int:year>/year-end", methods=["GET"])
+@api_bp.response(200, YearEndSchema)
+@api_bp.alt_response(404, response="NOT_FOUND")
+@allow(*READERS)
+def year_end(year: int) -> Any:
+    """A closed year's result, its result entry and the next year's opening entry."""
+    return services.year_end(get_session(), year)
 
 
 @api_bp.route("/fiscal-years/<int:year>/reopen", methods=["POST"])

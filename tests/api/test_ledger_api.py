@@ -34,7 +34,11 @@ class TestFiscalYears:
         assert closed.status_code == 200, closed.json
         assert closed.json["status"] == "closed"
         listed = api_as("auditor").get("/ledger/fiscal-years")
-        assert [(y["year"], y["status"]) for y in listed.json] == [(2030, "closed")]
+        # Closing opens the next year, to carry the balances into.
+        assert [(y["year"], y["status"]) for y in listed.json] == [
+            (2031, "open"),
+            (2030, "closed"),
+        ]
 
     def test_a_year_is_opened_once(self, api_as):
         finance = api_as("finance")
@@ -52,6 +56,35 @@ class TestFiscalYears:
         reopened = finance.post("/ledger/fiscal-years/2026/reopen")
         assert reopened.status_code == 409
         assert "never reopened" in reopened.json["message"]
+
+    def test_closing_determines_the_result_and_opens_the_next_year(self, api_as, posted):
+        closed = api_as("finance").post("/ledger/fiscal-years/2026/close")
+        assert closed.status_code == 200, closed.json
+        assert closed.json["result"] == "240.00"  # the sales; the grant is not earned yet
+        year_end = api_as("auditor").get("/ledger/fiscal-years/2026/year-end")
+        assert year_end.status_code == 200, year_end.json
+        assert year_end.json["result_entry"]["journal"] == "CL"
+        assert year_end.json["result_entry"]["entry_date"] == "2026-12-31"
+        opening = year_end.json["opening_entry"]
+        assert (opening["number"], opening["journal"], opening["entry_date"]) == (
+            "EC-2027-000000",
+            "AN",
+            "2027-01-01",
+        )
+        assert {line["account_number"]: line["credit"] for line in opening["lines"]} == {
+            "120": "240.00",
+            "4111": "0.00",
+            "441": "500.00",
+            "44571": "48.00",
+            "515": "0.00",
+        }
+        member_line = next(line for line in opening["lines"] if line["account_number"] == "4111")
+        assert member_line["matching_reference"] == posted.number
+
+    def test_an_open_year_has_no_year_end(self, api_as, posted):
+        refused = api_as("auditor").get("/ledger/fiscal-years/2026/year-end")
+        assert refused.status_code == 404
+        assert refused.json["errors"]["json"]["year"] == ["no closed fiscal year 2026"]
 
     def test_an_out_of_range_year_is_refused_by_field(self, api_as):
         refused = api_as("finance").post("/ledger/fiscal-years", json={"year": 1999})
@@ -128,6 +161,7 @@ class TestReading:
         check = api_as("auditor").get("/ledger/check?fiscal_year=2026")
         assert check.json["ok"] is True
         assert (check.json["entries"], check.json["lines"]) == (2, 5)
+        assert check.json["unbalanced_letterings"] == []
 
 
 class TestExports:

@@ -7,6 +7,8 @@ domain is elsewhere (grants) or for payloads a service would never produce.
 
 from __future__ import annotations
 
+import csv
+import io
 from collections import defaultdict
 from datetime import date
 from decimal import Decimal
@@ -18,7 +20,7 @@ from sqlalchemy.orm import Session
 from purchasing.catalog.models import Account
 from purchasing.config import load_config
 from purchasing.events import DomainEvent, publish
-from purchasing.ledger import services
+from purchasing.ledger import exports, services
 from purchasing.ledger.models import JournalEntry, JournalLine
 from purchasing.ledger.settings import LedgerSettings, settings_from_config
 from purchasing.money import ZERO
@@ -35,6 +37,8 @@ LEDGER_ACCOUNTS = {
     "7477": "Budget communautaire et fonds structurels (FEDER)",
     "6573": "Subventions de fonctionnement aux organismes publics",
     "673": "Titres annulés (sur exercices antérieurs)",
+    "120": "Résultat de l'exercice (excédent)",
+    "129": "Résultat de l'exercice (déficit)",
 }
 
 
@@ -132,11 +136,23 @@ def account_label(session: Session, number: str) -> str:
     return session.scalar(select(Account.label).where(Account.number == number))
 
 
+def fec_records(session: Session, year: int) -> list[dict[str, str]]:
+    """The year's FEC file, written then re-read as an auditor's tool reads it."""
+    data = b"".join(
+        exports.fec_chunks(session, exports.ExportScope.for_year(year), ledger_settings())
+    )
+    rows = csv.reader(io.StringIO(data.decode("iso-8859-15"), newline=""), delimiter="\t")
+    header, *records = list(rows)
+    assert tuple(header) == exports.FEC_COLUMNS
+    return [dict(zip(header, record, strict=True)) for record in records]
+
+
 __all__ = [
     "LEDGER_ACCOUNTS",
     "account_label",
     "balances",
     "entry_for",
+    "fec_records",
     "ledger_settings",
     "lines_of",
     "make_ledger_accounts",

@@ -10,9 +10,13 @@ import pytest
 from click.testing import CliRunner
 from flask.cli import ScriptInfo
 from openpyxl import load_workbook
+from sqlalchemy import delete
 
+from purchasing.billing import services as billing
 from purchasing.cli import main
 from purchasing.ledger import services
+from purchasing.ledger.models import LetteredLine, Lettering
+from tests.factories.billing import make_issued_invoice
 from tests.factories.ledger import make_ledger_accounts, post_all, subsidy_received
 
 
@@ -61,10 +65,40 @@ def test_years_open_and_close(run, session):
     assert closed.exit_code == 0, closed.output
     assert "fiscal year 2026 closed" in closed.output
     listed = run("ledger", "years")
-    assert listed.output.startswith("2026  closed")
+    # Closing opens the next year, to carry the balances into.
+    assert listed.output.splitlines()[0].startswith("2027  open")
+    assert listed.output.splitlines()[1].startswith("2026  closed")
     again = run("ledger", "close", "2026")
     assert again.exit_code == 1
     assert "error: status: fiscal year 2026 is already closed" in again.output
+
+
+def test_close_says_the_result_and_what_it_carried(run, session):
+    make_issued_invoice(session)  # 240.00 of sales, 288.00 due
+    post_all(session)
+
+    closed = run("ledger", "close", "2026")
+
+    assert closed.exit_code == 0, closed.output
+    assert "result: surplus 240.00 (entry EC-2026-000002)" in closed.output
+    assert "balances carried into 2027: entry EC-2027-000000, 3 lines, 288.00" in closed.output
+
+
+def test_letter_letters_what_older_postings_settled(run, session):
+    invoice = make_issued_invoice(session)
+    billing.record_payment(
+        session, invoice.id, amount=invoice.amount_due, paid_on=date(2026, 4, 2), recorded_by=None
+    )
+    post_all(session)
+    session.execute(delete(LetteredLine))  # as books posted before lettering existed
+    session.execute(delete(Lettering))
+    session.commit()
+
+    result = run("ledger", "letter")
+
+    assert result.exit_code == 0, result.output
+    assert "1 lettering(s) made" in result.output
+    assert run("ledger", "letter").output.strip() == "0 lettering(s) made"
 
 
 def test_check_reports_the_books_in_order(run, session):

@@ -1,5 +1,5 @@
-"""Posting under real concurrency (PostgreSQL): runs at once post each event once, and a
-year closed meanwhile takes nothing more.
+"""Posting under real concurrency (PostgreSQL): runs at once post each event once, a year
+closed meanwhile takes nothing more, and lettering across its closing misses nothing.
 
 These tests commit in sessions of their own, one per thread; the ``committed`` fixture
 (conftest.py) removes what they committed.
@@ -16,8 +16,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from purchasing.ledger import services
-from purchasing.ledger.models import JournalEntry
-from tests.factories.ledger import ledger_settings, make_ledger_accounts, subsidy_received
+from purchasing.ledger.models import JournalEntry, Lettering
+from tests.factories import make_member
+from tests.factories.catalog import make_account
+from tests.factories.ledger import (
+    ledger_settings,
+    make_ledger_accounts,
+    publish_event,
+    subsidy_received,
+)
 
 pytestmark = pytest.mark.postgres
 
@@ -91,3 +98,68 @@ def test_a_year_closed_while_runs_post_takes_nothing_after_its_close(committed):
         assert posted == EVENTS
     else:
         assert posted + len(result.refused) <= EVENTS
+
+
+def _invoice(member_id: int, n: int) -> dict:
+    return {
+        "kind": "invoice",
+        "number": f"FA-2033-{n:06d}",
+        "issue_date": "2033-06-01",
+        "member_id": member_id,
+        "corrected_invoice_id": None,
+        "sales": [{"account": "7061", "family_code": None, "amount": "100.00"}],
+        "vat": [{"rate": "0.2000", "base": "100.00", "amount": "20.00"}],
+        "total_gross": "120.00",
+        "total_aid": "0.00",
+        "amount_due": "120.00",
+    }
+
+
+def test_payments_posted_while_the_year_before_closes_letter_with_its_opening_entry(committed):
+    """Whichever comes first, each 2034 payment of a 2033 invoice ends up lettered with
+    that invoice's line in the opening entry of 2034, and the books check."""
+    with Session(committed, expire_on_commit=False) as setup:
+        make_ledger_accounts(setup)
+        make_account(setup, "7061")
+        member = make_member(setup)
+        for n in range(1, EVENTS + 1):
+            publish_event(setup, "invoice.issued", _invoice(member.id, n), entity_id=n)
+        services.post_pending_events(setup, settings=ledger_settings(), posted_by=None)
+        for n in range(1, EVENTS + 1):
+            publish_event(
+                setup,
+                "payment.received",
+                {
+                    "invoice_number": f"FA-2033-{n:06d}",
+                    "member_id": member.id,
+                    "amount": "120.00",
+                    "paid_on": "2034-01-10",
+                    "reference": f"VIR-{n}",
+                },
+                entity="payment",
+                entity_id=n,
+            )
+    start = threading.Barrier(2)
+
+    def post() -> services.PostingResult:
+        with Session(committed, expire_on_commit=False) as session:
+            start.wait()
+            return services.post_pending_events(session, settings=ledger_settings(), posted_by=None)
+
+    def close() -> None:
+        with Session(committed, expire_on_commit=False) as session:
+            start.wait()
+            services.close_fiscal_year(session, 2033, actor=None, settings=ledger_settings())
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        posting, closing = pool.submit(post), pool.submit(close)
+        result, _closed = posting.result(), closing.result()
+
+    assert (result.posted, result.refused) == (EVENTS, ())
+    with Session(committed) as check:
+        letterings = check.scalars(select(Lettering).where(Lettering.fiscal_year == 2034)).all()
+        assert len(letterings) == EVENTS
+        assert all(len(lettering.lines) == 2 for lettering in letterings)
+        assert {lettering.lettered_on for lettering in letterings} == {date(2034, 1, 10)}
+        verified = services.verify_ledger(check, fiscal_year=2034)
+        assert verified.ok, verified

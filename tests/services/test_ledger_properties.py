@@ -3,7 +3,8 @@
 Two kinds of history: a few, produced through the real services (invoices, credit notes,
 payments, supplier invoices), whose books must also agree with what each member still
 owes; many more made of random events with valid payloads, fast enough to explore the
-posting rules' corners (several VAT rates, FEDER aid of both kinds, grants passed on).
+posting rules' corners (several VAT rates, FEDER aid of both kinds, grants passed on),
+and, spanning two years, the closing of the first into the second.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from purchasing.billing import services as billing
 from purchasing.billing.models import Invoice
 from purchasing.catalog.pricing import Billing
 from purchasing.ledger import exports, services
-from purchasing.ledger.models import JournalEntry, JournalLine
+from purchasing.ledger.closing import is_result_account
+from purchasing.ledger.models import OPENING_SEQUENCE, JournalCode, JournalEntry, JournalLine
 from purchasing.totals import document_totals
 from tests.factories import invoice_in_full, make_member, make_order, make_product, make_supplier
 from tests.factories.billing import billing_settings, make_issued_invoice
@@ -53,7 +55,7 @@ def example_session(connection: Connection) -> Iterator[Session]:
 def assert_books_balance(session: Session) -> None:
     """Every entry balances, the whole balances, no number is missing, nothing is pending."""
     check = services.verify_ledger(session)
-    assert check.unbalanced == () and check.gaps == {}
+    assert check.unbalanced == () and check.gaps == {} and check.unbalanced_letterings == ()
     assert check.pending_ledger_events == 0
     assert check.total_debit == check.total_credit
     per_entry: dict[int, Decimal] = defaultdict(lambda: D(0))
@@ -287,16 +289,7 @@ def event_histories(draw):
 @given(history=event_histories(), data=st.data())
 def test_books_of_random_events_balance_over_every_year(connection: Connection, history, data):
     with example_session(connection) as session:
-        member = make_member(session)
-        supplier = make_supplier(session)
-        for number in ("6041", "7061", "7062", "7071"):
-            make_account(session, number)
-        published = []
-        for number, day in history:
-            kind, payload = data.draw(
-                money_events(member_id=member.id, supplier_id=supplier.id, number=number, day=day)
-            )
-            published.append(publish_event(session, kind, payload, entity_id=number))
+        published = _publish_random_events(session, history, data)
 
         result = post_all(session)
 
@@ -314,3 +307,75 @@ def test_books_of_random_events_balance_over_every_year(connection: Connection, 
                 .order_by(JournalEntry.source_event_id)
             ).all()
             assert sequences == list(range(1, len(sequences) + 1))
+
+
+def _publish_random_events(session: Session, history, data) -> list:
+    member = make_member(session)
+    supplier = make_supplier(session)
+    for number in ("6041", "7061", "7062", "7071"):
+        make_account(session, number)
+    published = []
+    for number, day in history:
+        kind, payload = data.draw(
+            money_events(member_id=member.id, supplier_id=supplier.id, number=number, day=day)
+        )
+        published.append(publish_event(session, kind, payload, entity_id=number))
+    return published
+
+
+def _balances_by_party(session: Session, year: int, *, opening_only: bool = False):
+    """Debit minus credit per (account, auxiliary account) of ``year``'s lines."""
+    query = (
+        select(JournalLine)
+        .join(JournalEntry, JournalLine.entry_id == JournalEntry.id)
+        .where(JournalEntry.fiscal_year == year)
+    )
+    if opening_only:
+        query = query.where(JournalEntry.sequence == OPENING_SEQUENCE)
+    result: dict[tuple[str, str | None], Decimal] = defaultdict(lambda: D(0))
+    for line in session.scalars(query):
+        result[(line.account_number, line.auxiliary_number)] += line.debit - line.credit
+    return {key: amount for key, amount in result.items() if amount}
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(history=event_histories(), data=st.data())
+def test_closing_a_year_carries_its_balance_sheet_into_the_next(
+    connection: Connection, history, data
+):
+    with example_session(connection) as session:
+        services.open_fiscal_year(session, 2025, actor=None)  # even if nothing is dated in it
+        _publish_random_events(session, history, data)
+        assert post_all(session).refused == ()
+        before = _balances_by_party(session, 2025)
+        later = _balances_by_party(session, 2026)
+
+        services.close_fiscal_year(session, 2025, actor=None)
+
+        # The result is what classes 6 and 7 held; they hold nothing once closed.
+        result = -sum((v for (a, _p), v in before.items() if is_result_account(a)), D(0))
+        after = _balances_by_party(session, 2025)
+        assert not any(is_result_account(account) for account, _party in after)
+        assert after.get(("120", None), D(0)) + after.get(("129", None), D(0)) == -result
+        expected = {k: v for k, v in before.items() if not is_result_account(k[0])}
+        if result:
+            account = "120" if result > 0 else "129"
+            expected[(account, None)] = expected.get((account, None), D(0)) - result
+        assert after == {k: v for k, v in expected.items() if v}
+        # 2026 opens on them, to the cent and party by party, as its first entry.
+        assert _balances_by_party(session, 2026, opening_only=True) == after
+        now = _balances_by_party(session, 2026)
+        for key in {*later, *after}:
+            assert now.get(key, D(0)) == later.get(key, D(0)) + after.get(key, D(0))
+        assert_books_balance(session)
+        first = session.scalars(
+            select(JournalEntry)
+            .where(JournalEntry.fiscal_year == 2026)
+            .order_by(JournalEntry.sequence)
+        ).first()
+        if after:
+            assert (first.sequence, first.journal) == (OPENING_SEQUENCE, JournalCode.OPENING)

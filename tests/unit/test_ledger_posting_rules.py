@@ -29,6 +29,8 @@ ACCOUNTS = LedgerAccounts(
     operating_subsidy="7477",
     partner_reversal="6573",
     prior_year_cancellation="673",
+    result_surplus="120",
+    result_deficit="129",
 )
 
 
@@ -52,6 +54,10 @@ class Directory:
 
     def invoice_year(self, invoice_id: int) -> int | None:
         return self.invoice_years.get(invoice_id)
+
+    def invoice_number(self, invoice_id: int) -> str | None:
+        year = self.invoice_years.get(invoice_id)
+        return None if year is None else f"FA-{year}-{invoice_id:06d}"
 
 
 def invoice(**overrides):

@@ -28,6 +28,8 @@ def test_the_shipped_settings_read_and_follow_m4():
         "operating_subsidy": "7477",
         "partner_reversal": "6573",
         "prior_year_cancellation": "673",
+        "result_surplus": "120",
+        "result_deficit": "129",
     }
     assert settings.journal_label(JournalCode.TREASURY) == "Trésorerie (compte au Trésor)"
     assert set(settings.journal_labels) == set(JournalCode)
