@@ -1,5 +1,5 @@
-"""``centrale demo``: the demo data set — members of Nord / Pas-de-Calais, a user per role,
-and last month's orders and invoices.
+"""``centrale demo``: the demo data set — members of Nord / Pas-de-Calais and the service
+domains each joined, a user per role, and last month's orders and invoices.
 
 Idempotent: members already present are kept, users already present are not recreated.
 The credentials printed here are for a local demonstration only.
@@ -23,6 +23,7 @@ from purchasing.auth.models import User
 from purchasing.billing import periods
 from purchasing.billing import run as billing_run
 from purchasing.billing.settings import BillingSettings, settings_from_config
+from purchasing.catalog.models import ServiceDomain
 from purchasing.cli_support import reports_domain_errors
 from purchasing.config import PROJECT_ROOT
 from purchasing.db import get_session
@@ -43,14 +44,49 @@ STAFF = [
 ]
 
 
+_D = ServiceDomain
+#: The service domains each demo member joined (by SIRET), by the same deliberation of its
+#: council as its adhesion: what a commune, an EPCI or a département of the area would take.
+DEMO_DOMAINS: dict[str, tuple[ServiceDomain, ...]] = {
+    # Arras
+    "21620041000019": (_D.TELECOM, _D.VIDEO_PROTECTION, _D.MAIRIE_CONNECTEE, _D.CYBERSECURITY),
+    "21590043200018": (_D.TELECOM, _D.VIDEO_PROTECTION, _D.MAIRIE_CONNECTEE),  # Bailleul
+    "21590209900013": (_D.TELECOM, _D.MAIRIE_CONNECTEE),  # Esquelbecq
+    "21620054300017": (_D.MAIRIE_CONNECTEE,),  # Audresselles
+    # CC de Flandre Intérieure
+    "20004094700018": (_D.TELECOM, _D.MAIRIE_CONNECTEE, _D.IOT, _D.CYBERSECURITY),
+    "24620036400015": (_D.VIDEO_PROTECTION, _D.IOT),  # CC de la Terre des Deux Caps
+    "22620001200012": (_D.TELECOM, _D.CYBERSECURITY),  # Département du Pas-de-Calais
+    "20005374200017": (_D.CYBERSECURITY,),  # Région Hauts-de-France
+    "25590123300015": (_D.IOT,),  # syndicat d'énergie
+    "19620089300010": (_D.TELECOM,),  # collège
+    "28590002300018": (_D.TELECOM, _D.VIDEO_PROTECTION, _D.CYBERSECURITY),  # SDIS du Nord
+    "13002143900018": (_D.MAIRIE_CONNECTEE,),  # CCI Grand Lille
+}
+
+
 def load_demo_members(session: Session, csv_path: Path) -> int:
-    """Import the demo members unless they are already there; the number imported."""
+    """Import the demo members, with the service domains each joined, unless they are
+    already there; the number imported."""
     if session.scalar(select(Member.id).limit(1)) is not None:
         return 0
     with csv_path.open(encoding="utf-8-sig", newline="") as stream:
-        return member_services.import_members_csv(
+        imported = member_services.import_members_csv(
             session, stream.read(), source_name=csv_path.name, imported_by=None
         )
+    for member in session.scalars(select(Member).order_by(Member.id)).all():
+        adhesion = member.current_adhesion
+        for domain in DEMO_DOMAINS.get(member.siret, ()):
+            member_services.join_service_domain(
+                session,
+                member.id,
+                domain=domain,
+                start_date=adhesion.start_date,
+                deliberation_reference=adhesion.deliberation_reference,
+                deliberation_date=adhesion.deliberation_date,
+                actor=None,
+            )
+    return imported
 
 
 @dataclass(frozen=True)

@@ -3,24 +3,36 @@
 A catalogue directory holds (each file optional, at least one present)::
 
     accounts.yaml      accounts:  [{number, label}, ...]
-    families.yaml      families:  [{code, name, purchase_mode, margin_rate, ...}, ...]
+    families.yaml      families:  [{code, name, purchase_mode, margin_rate, service_domain,
+                                    margin_deliberation, ...}, ...]
     suppliers.yaml     suppliers: [{code, name, siret, ...}, ...]
-    products/*.yaml    products:  [{sku, ..., prices: [{valid_from, ...}, ...]}, ...]
+    markets.yaml       markets:   [{number, title, start_date, end_date,
+                                    lots: [{number, title, supplier, yearly_ceiling}]}, ...]
+    products/*.yaml    products:  [{sku, ..., market_reference,
+                                    prices: [{valid_from, ..., deliberation}, ...]}, ...]
 
-Rows are matched by account number, family code, supplier code, product SKU and, within a
-product, price version start date: a matching row is updated, a new one created; nothing is
-ever deleted (a product is withdrawn with ``active: false``). Loading the same files twice
-changes nothing the second time.
+Rows are matched by account number, family code, supplier code, market number (and lot
+number within it), product SKU and, within a product, price version start date: a matching
+row is updated, a new one created; nothing is ever deleted (a product is withdrawn with
+``active: false``). Loading the same files twice changes nothing the second time.
+
+The files hold the tariffs the syndicat adopted: every family cites the deliberation of its
+margin rate and every price the deliberation that set it (``"2024-17 du 12/03/2024"``), so
+every loaded version is in force (active); a draft awaiting its vote is recorded through
+the API. Every product names the market lot it is bought under (``"MAR-2023-01 lot 2"``),
+whose holder must be the product's supplier.
 
 Every entry is checked before anything is written: its fields (the schemas in
-``schemas.py``), references to families, suppliers and accounts (in the files or already in
-the database), and the prices (no overlap, no resale below cost...). Any fault refuses the
-whole load with ``ImportRefused``, each problem located as
-``<file>: <entry>: <field>: <message>``, and the database is left as it was.
+``schemas.py``), references to families, suppliers, market lots and accounts (in the files
+or already in the database), the prices (no overlap with versions in force, no resale below
+cost...) and the deliberations (one reference, one date). Any fault refuses the whole load
+with ``ImportRefused``, each problem located as ``<file>: <entry>: <field>: <message>``,
+and the database is left as it was.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -36,13 +48,18 @@ from yaml.constructor import ConstructorError
 
 from purchasing.audit.services import record_change, snapshot
 from purchasing.auth.roles import Actor
+from purchasing.catalog.deliberations import Deliberation, date_clashes
 from purchasing.catalog.models import (
     Account,
     AccountKind,
+    Market,
+    MarketLot,
     PriceVersion,
+    PriceVersionStatus,
     Product,
     ProductFamily,
     Supplier,
+    lot_reference,
 )
 from purchasing.catalog.pricing import (
     PriceTerms,
@@ -54,17 +71,22 @@ from purchasing.catalog.pricing import (
 from purchasing.catalog.schemas import (
     AccountEntrySchema,
     FamilyEntrySchema,
+    MarketEntrySchema,
     ProductEntrySchema,
     SupplierEntrySchema,
 )
+from purchasing.catalog.services import recorded_deliberation_dates
 from purchasing.db import Base
 from purchasing.errors import ImportRefused
 
 #: What the files hold, in loading order.
-ENTRY_KINDS = ("accounts", "families", "suppliers", "products")
-#: What the summary counts: the entry kinds, and the price versions of the products.
-KINDS = (*ENTRY_KINDS, "price_versions")
+ENTRY_KINDS = ("accounts", "families", "suppliers", "markets", "products")
+#: What the summary counts: the entry kinds, the lots of the markets and the price
+#: versions of the products.
+KINDS = (*ENTRY_KINDS, "lots", "price_versions")
 PRODUCTS_DIR = "products"
+#: How a product cites its lot: "MAR-2023-01 lot 2".
+_LOT_REFERENCE = re.compile(r"^(?P<market>\S+) lot (?P<lot>\S+)$")
 
 
 @dataclass(frozen=True)
@@ -79,6 +101,7 @@ _FILE_KINDS = {
     "accounts.yaml": _FileKind("accounts", AccountEntrySchema, "number"),
     "families.yaml": _FileKind("families", FamilyEntrySchema, "code"),
     "suppliers.yaml": _FileKind("suppliers", SupplierEntrySchema, "code"),
+    "markets.yaml": _FileKind("markets", MarketEntrySchema, "number"),
 }
 _PRODUCT_FILES = _FileKind("products", ProductEntrySchema, "sku")
 
@@ -222,7 +245,9 @@ def _read_directory(directory: Path, problems: _Problems) -> _Entries:
         raise ImportRefused(str(directory), [f"{directory}: not a directory"])
     entries = _Entries()
     found = False
-    expected = "expected accounts.yaml, families.yaml, suppliers.yaml or products/*.yaml"
+    expected = (
+        "expected accounts.yaml, families.yaml, suppliers.yaml, markets.yaml or products/*.yaml"
+    )
     for path in sorted(directory.iterdir()):
         if path.is_file() and path.suffix in {".yaml", ".yml"}:
             if path.name not in _FILE_KINDS:
@@ -316,7 +341,13 @@ def _flatten(messages: Any, path: str = "") -> Iterator[tuple[str, str]]:
 
 
 def _check_duplicates(entries: _Entries, problems: _Problems) -> None:
-    id_fields = {"accounts": "number", "families": "code", "suppliers": "code", "products": "sku"}
+    id_fields = {
+        "accounts": "number",
+        "families": "code",
+        "suppliers": "code",
+        "markets": "number",
+        "products": "sku",
+    }
     for kind, id_field in id_fields.items():
         first_seen: dict[str, _Entry] = {}
         for entry in entries[kind]:
@@ -365,6 +396,20 @@ def _check_consistency(session: Session, entries: _Entries, problems: _Problems)
     for entry in entries["families"]:
         check_account(entry, "sales_account", AccountKind.REVENUE)
         check_account(entry, "purchase_account", AccountKind.EXPENSE)
+        if entry.data["service_domain"] is None:
+            problems.add(
+                entry.file,
+                entry.ref,
+                "service_domain",
+                "required: the service domain a member joins to order the family's items",
+            )
+        if entry.data["margin_deliberation"] is None:
+            problems.add(
+                entry.file,
+                entry.ref,
+                "margin_deliberation",
+                'required: the deliberation setting the margin rate, "2024-17 du 12/03/2024"',
+            )
         current = db_families.get(entry.data["code"])
         if current is not None and current.margin_rate != entry.data["margin_rate"]:
             warnings.append(
@@ -380,6 +425,21 @@ def _check_consistency(session: Session, entries: _Entries, problems: _Problems)
             others = ", ".join(other for other in holders if other != code)
             problems.add(entry.file, entry.ref, "siret", f"also the SIRET of supplier {others}")
 
+    for entry in entries["markets"]:
+        for position, lot in enumerate(entry.data["lots"], start=1):
+            if lot["supplier"] not in known_suppliers:
+                problems.add(
+                    entry.file,
+                    entry.ref,
+                    f"lots[{position}].supplier",
+                    f"no supplier {lot['supplier']!r} in suppliers.yaml nor in the database",
+                )
+
+    holders = _lot_holders(session)
+    for entry in entries["markets"]:
+        for lot in entry.data["lots"]:
+            holders[(entry.data["number"], lot["number"])] = lot["supplier"]
+
     for entry in entries["products"]:
         data = entry.data
         check_account(entry, "sales_account", AccountKind.REVENUE)
@@ -391,6 +451,15 @@ def _check_consistency(session: Session, entries: _Entries, problems: _Problems)
                 "supplier",
                 f"no supplier {data['supplier']!r} in suppliers.yaml nor in the database",
             )
+        _check_lot(entry, holders, refused["markets"], problems, known_suppliers=known_suppliers)
+        for position, price in enumerate(data["prices"], start=1):
+            if price["deliberation"] is None:
+                problems.add(
+                    entry.file,
+                    entry.ref,
+                    f"prices[{position}].deliberation",
+                    'required: the deliberation that set these prices, "2024-17 du 12/03/2024"',
+                )
         mode = modes.get(data["family"])
         if data["family"] in refused["families"]:
             continue  # its entry's own problems are reported; prices need its mode
@@ -403,7 +472,84 @@ def _check_consistency(session: Session, entries: _Entries, problems: _Problems)
             )
         else:
             _check_prices(entry, mode, db_products.get(data["sku"]), problems)
+    _check_deliberation_dates(session, entries, problems)
     return warnings
+
+
+def _lot_holders(session: Session) -> dict[tuple[str, str], str]:
+    """The holder's supplier code of each recorded lot, by (market number, lot number)."""
+    rows = session.execute(
+        select(Market.number, MarketLot.number, Supplier.code)
+        .join(MarketLot, MarketLot.market_id == Market.id)
+        .join(Supplier, MarketLot.supplier_id == Supplier.id)
+    ).tuples()
+    return {(market, lot): supplier for market, lot, supplier in rows}
+
+
+def _check_lot(
+    entry: _Entry,
+    holders: dict[tuple[str, str], str],
+    refused_markets: set[str],
+    problems: _Problems,
+    *,
+    known_suppliers: set[str],
+) -> None:
+    """The product's ``market_reference`` names a lot held by the product's supplier (when
+    both suppliers are known: an unknown one is reported already)."""
+    reference = entry.data["market_reference"]
+    match = _LOT_REFERENCE.match(reference)
+    if match is None:
+        problems.add(
+            entry.file,
+            entry.ref,
+            "market_reference",
+            'the market number, " lot ", the lot number: "MAR-2023-01 lot 2"',
+        )
+        return
+    if match["market"] in refused_markets:
+        return  # the market's own problems are reported
+    holder = holders.get((match["market"], match["lot"]))
+    if holder is None:
+        problems.add(
+            entry.file,
+            entry.ref,
+            "market_reference",
+            f"no lot {match['lot']} of market {match['market']} in markets.yaml nor in the "
+            "database",
+        )
+    elif holder != entry.data["supplier"] and {holder, entry.data["supplier"]} <= known_suppliers:
+        problems.add(
+            entry.file,
+            entry.ref,
+            "supplier",
+            f"{reference} is held by {holder}: an item is bought from its lot's holder",
+        )
+
+
+def _check_deliberation_dates(session: Session, entries: _Entries, problems: _Problems) -> None:
+    """A deliberation reference names one act: the files and the database agree on its date."""
+    cited: list[tuple[_Entry, str, Deliberation]] = []
+    for entry in entries["families"]:
+        if entry.data["margin_deliberation"] is not None:
+            cited.append((entry, "margin_deliberation", entry.data["margin_deliberation"]))
+    for entry in entries["products"]:
+        for position, price in enumerate(entry.data["prices"], start=1):
+            if price["deliberation"] is not None:
+                cited.append((entry, f"prices[{position}].deliberation", price["deliberation"]))
+    recorded = recorded_deliberation_dates(session)
+    clashes = date_clashes(deliberation for _entry, _field, deliberation in cited)
+    for entry, field_name, deliberation in cited:
+        known = recorded.get(deliberation.reference)
+        if known is not None and known != deliberation.adopted_on:
+            message = f"recorded in the database as adopted on {known.isoformat()}"
+        elif deliberation.reference in clashes:
+            dates = sorted(day.isoformat() for day in clashes[deliberation.reference])
+            message = f"cited in the files with different dates ({', '.join(dates)})"
+        else:
+            continue
+        problems.add(
+            entry.file, entry.ref, field_name, f"deliberation {deliberation.reference}: {message}"
+        )
 
 
 def _check_prices(
@@ -422,9 +568,11 @@ def _check_prices(
         ).items():
             problems.add(entry.file, entry.ref, f"prices[{position}].{field_name}", message)
 
-    # The versions the product will have: those recorded, updated or joined by the file's.
+    # The versions in force the product will have: those recorded, updated or joined by
+    # the file's (all in force). Drafts recorded through the API do not count: they are
+    # checked when put in force, and one starting on a file's day becomes that version.
     versions: dict[date, tuple[str | None, Validity]] = {}
-    for version in existing.price_versions if existing is not None else ():
+    for version in existing.active_price_versions if existing is not None else ():
         versions[version.valid_from] = (None, version.validity)
     starts: dict[date, str] = {}
     for position, price in enumerate(entry.data["prices"], start=1):
@@ -501,6 +649,8 @@ class _Writer:
                 "name": data["name"],
                 "purchase_mode": data["purchase_mode"],
                 "margin_rate": data["margin_rate"],
+                "service_domain": data["service_domain"],
+                "margin_deliberation": data["margin_deliberation"],
                 "sales_account": accounts.get(data["sales_account"]),
                 "purchase_account": accounts.get(data["purchase_account"]),
             }
@@ -515,6 +665,27 @@ class _Writer:
                 "suppliers", "supplier", Supplier, suppliers.get(data["code"]), data
             )
 
+        markets = {
+            m.number: m for m in session.scalars(select(Market).options(selectinload(Market.lots)))
+        }
+        lots = {lot.reference: lot for market in markets.values() for lot in market.lots}
+        for entry in entries["markets"]:
+            data = entry.data
+            values = {key: value for key, value in data.items() if key != "lots"}
+            market = self._upsert("markets", "market", Market, markets.get(data["number"]), values)
+            for lot in data["lots"]:
+                reference = lot_reference(market.number, lot["number"])
+                values = {
+                    "market": market,
+                    "number": lot["number"],
+                    "title": lot["title"],
+                    "supplier": suppliers[lot["supplier"]],
+                    "yearly_ceiling": lot["yearly_ceiling"],
+                }
+                lots[reference] = self._upsert(
+                    "lots", "market_lot", MarketLot, lots.get(reference), values
+                )
+
         products = _products_with_versions(session)
         for entry in entries["products"]:
             data = entry.data
@@ -522,6 +693,7 @@ class _Writer:
             values |= {
                 "family": families[data["family"]],
                 "supplier": suppliers[data["supplier"]],
+                "lot": lots[data["market_reference"]],
                 "sales_account": accounts.get(data["sales_account"]),
                 "purchase_account": accounts.get(data["purchase_account"]),
             }
@@ -535,7 +707,8 @@ class _Writer:
         recorded = {v.valid_from: v for v in product.price_versions}
         for price in prices:
             existing = recorded.get(price["valid_from"])
-            values = dict(price)
+            # The files hold adopted tariffs: each version is in force, with its deliberation.
+            values = dict(price) | {"status": PriceVersionStatus.ACTIVE}
             if existing is None:
                 # The margin in force when the version is recorded: see PriceVersion.
                 values |= {"product": product, "margin_rate": product.family.margin_rate}

@@ -1,4 +1,5 @@
-"""The catalogue's tables: chart of accounts, families, suppliers, products, price versions."""
+"""The catalogue's tables: chart of accounts, families, suppliers, framework markets and their
+lots, products, price versions."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from decimal import Decimal
 from sqlalchemy import CheckConstraint, Date, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
+from purchasing.catalog.deliberations import REFERENCE_LENGTH, Deliberation
 from purchasing.catalog.pricing import (
     Billing,
     PriceTerms,
@@ -19,7 +21,17 @@ from purchasing.catalog.pricing import (
 )
 from purchasing.db import Base, Rate, enum_column, utcnow
 
-__all__ = ["Account", "PriceVersion", "Product", "ProductFamily", "Supplier"]
+__all__ = [
+    "Account",
+    "Market",
+    "MarketLot",
+    "PriceVersion",
+    "PriceVersionStatus",
+    "Product",
+    "ProductFamily",
+    "ServiceDomain",
+    "Supplier",
+]
 
 
 class AccountKind(enum.StrEnum):
@@ -77,12 +89,46 @@ class Account(Base):
         return f"<Account {self.number} {self.label!r}>"
 
 
+class ServiceDomain(enum.StrEnum):
+    """The service domains a member joins à la carte, each by a deliberation of its own.
+
+    A member adheres to the centre, then to the domains it wants; it orders only in the
+    domains it has joined. The catalogue maps each family to its domain. The list is the
+    syndicat's offer (a new domain is a new line of business, with its markets and
+    accounts), hence a closed vocabulary rather than data.
+    """
+
+    TELECOM = "telecom"
+    VIDEO_PROTECTION = "video_protection"
+    MAIRIE_CONNECTEE = "mairie_connectee"
+    IOT = "iot"
+    CYBERSECURITY = "cybersecurity"
+
+    @property
+    def label(self) -> str:
+        """The domain as the syndicat names it, in French."""
+        return _DOMAIN_LABELS[self]
+
+
+_DOMAIN_LABELS = {
+    ServiceDomain.TELECOM: "Télécommunications",
+    ServiceDomain.VIDEO_PROTECTION: "Vidéoprotection",
+    ServiceDomain.MAIRIE_CONNECTEE: "Mairie Connectée",
+    ServiceDomain.IOT: "Objets connectés",
+    ServiceDomain.CYBERSECURITY: "Cybersécurité",
+}
+
+
 class ProductFamily(Base):
     """A family of the catalogue: its resale margin, purchase mode and ledger accounts."""
 
     __tablename__ = "product_families"
     __table_args__ = (
         CheckConstraint("margin_rate >= 0 AND margin_rate < 1", name="margin_rate_range"),
+        CheckConstraint(
+            "(margin_deliberation_reference IS NULL) = (margin_deliberation_date IS NULL)",
+            name="margin_deliberation_whole",
+        ),
         # The member of an intermediary family pays the supplier directly: nothing to add.
         CheckConstraint(
             "purchase_mode = 'wholesaler' OR margin_rate = 0", name="intermediary_has_no_margin"
@@ -106,10 +152,27 @@ class ProductFamily(Base):
     sales_account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
     #: Expense account (604x services, 607x goods) debited when the centre buys.
     purchase_account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    #: The domain a member must have joined to order the family's items.
+    service_domain: Mapped[ServiceDomain] = mapped_column(
+        enum_column(ServiceDomain, length=32, name="service_domain", check=True)
+    )
+    #: The syndicat's deliberation setting the margin rate. None only for families recorded
+    #: before deliberations were kept: the catalogue loader requires it.
+    margin_deliberation_reference: Mapped[str | None] = mapped_column(String(REFERENCE_LENGTH))
+    margin_deliberation_date: Mapped[date | None] = mapped_column(Date)
 
     sales_account: Mapped[Account | None] = relationship(foreign_keys=[sales_account_id])
     purchase_account: Mapped[Account | None] = relationship(foreign_keys=[purchase_account_id])
     products: Mapped[list[Product]] = relationship(back_populates="family")
+
+    @property
+    def margin_deliberation(self) -> Deliberation | None:
+        return Deliberation.of(self.margin_deliberation_reference, self.margin_deliberation_date)
+
+    @margin_deliberation.setter
+    def margin_deliberation(self, value: Deliberation | None) -> None:
+        self.margin_deliberation_reference = value.reference if value else None
+        self.margin_deliberation_date = value.adopted_on if value else None
 
     def __repr__(self) -> str:
         return f"<ProductFamily {self.code}>"
@@ -138,8 +201,79 @@ class Supplier(Base):
         return f"<Supplier {self.code}>"
 
 
+class Market(Base):
+    """A framework market (accord-cadre) of the centre, in force from its start to its end.
+
+    Its lots are awarded each to one supplier; an item is bought under one lot, and may be
+    ordered only on the days its market is in force.
+    """
+
+    __tablename__ = "markets"
+    __table_args__ = (CheckConstraint("end_date >= start_date", name="ends_after_start"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: The centre's market number: "MAR-2023-01".
+    number: Mapped[str] = mapped_column(String(40), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    #: First day orders may be placed under the market.
+    start_date: Mapped[date] = mapped_column(Date)
+    #: Last day orders may be placed under it, included.
+    end_date: Mapped[date] = mapped_column(Date, index=True)
+
+    lots: Mapped[list[MarketLot]] = relationship(
+        back_populates="market", order_by="MarketLot.number"
+    )
+
+    def covers(self, day: date) -> bool:
+        return self.start_date <= day <= self.end_date
+
+    def __repr__(self) -> str:
+        return f"<Market {self.number}>"
+
+
+class MarketLot(Base):
+    """A lot of a framework market, awarded to one supplier, with an optional yearly ceiling.
+
+    The ceiling (montant maximum) is per lot, as each lot is a contract of its own with its
+    holder; what approved orders consume of it is followed by the orders domain.
+    """
+
+    __tablename__ = "market_lots"
+    __table_args__ = (
+        UniqueConstraint("market_id", "number"),
+        CheckConstraint(
+            "yearly_ceiling IS NULL OR yearly_ceiling > 0", name="yearly_ceiling_positive"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    market_id: Mapped[int] = mapped_column(ForeignKey("markets.id"), index=True)
+    #: As the market names it: "1", "2", "unique".
+    number: Mapped[str] = mapped_column(String(20))
+    title: Mapped[str] = mapped_column(String(200))
+    #: The holder (titulaire) of the lot.
+    supplier_id: Mapped[int] = mapped_column(ForeignKey("suppliers.id"), index=True)
+    #: Most the lot may be ordered for in a calendar year, before VAT; None: no ceiling.
+    yearly_ceiling: Mapped[Decimal | None]
+
+    market: Mapped[Market] = relationship(back_populates="lots")
+    supplier: Mapped[Supplier] = relationship()
+
+    @property
+    def reference(self) -> str:
+        """How documents and catalogue files cite it: "MAR-2023-01 lot 2"."""
+        return lot_reference(self.market.number, self.number)
+
+    def __repr__(self) -> str:
+        return f"<MarketLot {self.reference}>"
+
+
+def lot_reference(market_number: str, lot_number: str) -> str:
+    return f"{market_number} lot {lot_number}"
+
+
 class Product(Base):
-    """An item members can order, bought from one supplier under one framework market."""
+    """An item members can order, bought from one supplier under one framework market lot."""
 
     __tablename__ = "products"
     __table_args__ = (CheckConstraint("vat_rate >= 0 AND vat_rate < 1", name="vat_rate_range"),)
@@ -152,6 +286,9 @@ class Product(Base):
     supplier_id: Mapped[int] = mapped_column(ForeignKey("suppliers.id"), index=True)
     #: The framework market (marché) and lot the item is bought under: "MAR-2023-04 lot 2".
     market_reference: Mapped[str] = mapped_column(String(100))
+    #: That lot. None only for products recorded before markets were: the catalogue
+    #: loader sets it, and an item without one cannot be ordered.
+    lot_id: Mapped[int | None] = mapped_column(ForeignKey("market_lots.id"), index=True)
     #: What one unit is, as a member reads it: "lien", "caméra", "licence", "jour"...
     unit: Mapped[str] = mapped_column(String(30))
     billing: Mapped[Billing] = mapped_column(enum_column(Billing, length=20))
@@ -167,6 +304,7 @@ class Product(Base):
 
     family: Mapped[ProductFamily] = relationship(back_populates="products")
     supplier: Mapped[Supplier] = relationship(back_populates="products")
+    lot: Mapped[MarketLot | None] = relationship()
     sales_account: Mapped[Account | None] = relationship(foreign_keys=[sales_account_id])
     purchase_account: Mapped[Account | None] = relationship(foreign_keys=[purchase_account_id])
     price_versions: Mapped[list[PriceVersion]] = relationship(
@@ -183,19 +321,34 @@ class Product(Base):
         """The expense account of a purchase: the product's own, else its family's."""
         return self.purchase_account or self.family.purchase_account
 
+    @property
+    def active_price_versions(self) -> list[PriceVersion]:
+        """The versions in force on their days; drafts wait for their deliberation."""
+        return [v for v in self.price_versions if v.is_active]
+
     def price_version_on(self, day: date) -> PriceVersion | None:
-        """The version in force on ``day`` among the loaded versions, if any."""
-        return next((v for v in self.price_versions if v.validity.covers(day)), None)
+        """The active version in force on ``day`` among the loaded versions, if any."""
+        return next((v for v in self.active_price_versions if v.validity.covers(day)), None)
 
     def __repr__(self) -> str:
         return f"<Product {self.sku}>"
 
 
-class PriceVersion(Base):
-    """The prices of a product over a period; versions of one product never overlap.
+class PriceVersionStatus(enum.StrEnum):
+    #: Recorded ahead of the syndicat's vote: never prices an order.
+    DRAFT = "draft"
+    #: In force on its days: carries the deliberation that set it.
+    ACTIVE = "active"
 
-    Overlaps are refused by the catalogue's services and loader; the unique start date is
-    the part of that rule a portable constraint can hold.
+
+class PriceVersion(Base):
+    """The prices of a product over a period; active versions of one product never overlap.
+
+    A version is recorded as a draft (prices keyed in before the syndicat deliberates) or
+    active; only active versions price orders, and a version is active only with the
+    deliberation that set it (a CHECK constraint holds that rule). Overlaps are refused by
+    the catalogue's services and loader; the unique start date is the part of that rule a
+    portable constraint can hold.
     """
 
     __tablename__ = "price_versions"
@@ -212,10 +365,24 @@ class PriceVersion(Base):
             name="setup_fee_price_has_cost",
         ),
         CheckConstraint("margin_rate >= 0 AND margin_rate < 1", name="margin_rate_range"),
+        CheckConstraint(
+            "(deliberation_reference IS NULL) = (deliberation_date IS NULL)",
+            name="deliberation_whole",
+        ),
+        CheckConstraint(
+            "status = 'draft' OR deliberation_reference IS NOT NULL",
+            name="active_has_deliberation",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    status: Mapped[PriceVersionStatus] = mapped_column(
+        enum_column(PriceVersionStatus, length=20, name="price_version_status", check=True)
+    )
+    #: The syndicat's deliberation that set these prices; required to be active.
+    deliberation_reference: Mapped[str | None] = mapped_column(String(REFERENCE_LENGTH))
+    deliberation_date: Mapped[date | None] = mapped_column(Date)
     #: First day the prices apply.
     valid_from: Mapped[date] = mapped_column(Date)
     #: Last day the prices apply, included; None while no later version is known.
@@ -234,6 +401,19 @@ class PriceVersion(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     product: Mapped[Product] = relationship(back_populates="price_versions")
+
+    @property
+    def is_active(self) -> bool:
+        return self.status is PriceVersionStatus.ACTIVE
+
+    @property
+    def deliberation(self) -> Deliberation | None:
+        return Deliberation.of(self.deliberation_reference, self.deliberation_date)
+
+    @deliberation.setter
+    def deliberation(self, value: Deliberation | None) -> None:
+        self.deliberation_reference = value.reference if value else None
+        self.deliberation_date = value.adopted_on if value else None
 
     @property
     def validity(self) -> Validity:

@@ -18,7 +18,9 @@ from stdnum.eu import vat
 from stdnum.exceptions import ValidationError as NumberInvalid
 from stdnum.fr import siret
 
-from purchasing.catalog.models import AccountKind
+from purchasing.catalog.deliberations import EXAMPLE as DELIBERATION_EXAMPLE
+from purchasing.catalog.deliberations import Deliberation, NotADeliberation
+from purchasing.catalog.models import AccountKind, PriceVersionStatus, ServiceDomain
 from purchasing.catalog.pricing import FRENCH_VAT_RATES, Billing, PurchaseMode
 from purchasing.fields import (
     Amount,
@@ -73,6 +75,51 @@ class VatNumber(fields.String):
             raise ValidationError(f"not a valid VAT number: {exc.message.lower()}") from None
 
 
+class DeliberationField(fields.Field):
+    """A deliberation of the syndicat: ``"2024-17 du 12/03/2024"`` as French acts cite it
+    (catalogue files), or ``{"reference": "2024-17", "date": "2024-03-12"}`` (API).
+
+    It is dumped as the object.
+    """
+
+    default_error_messages = {
+        "invalid": f'a deliberation: "{DELIBERATION_EXAMPLE}", or an object with its '
+        '"reference" and "date" (YYYY-MM-DD)'
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        metadata = {
+            "type": "object",
+            "properties": {
+                "reference": {"type": "string", "example": "2024-17"},
+                "date": {"type": "string", "format": "date", "example": "2024-03-12"},
+            },
+            "description": f'Also accepted as text: "{DELIBERATION_EXAMPLE}"',
+        }
+        metadata |= kwargs.pop("metadata", {})
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Deliberation:
+        try:
+            if isinstance(value, str):
+                return Deliberation.parse(value)
+            if isinstance(value, dict) and set(value) == {"reference", "date"}:
+                reference, day = value["reference"], value["date"]
+                if not isinstance(reference, str):
+                    raise self.make_error("invalid")
+                return Deliberation(reference, fields.Date()._deserialize(day, None, None))
+        except NotADeliberation as exc:
+            raise ValidationError(str(exc)) from None
+        except ValidationError:
+            raise self.make_error("invalid") from None
+        raise self.make_error("invalid")
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> dict | None:
+        if value is None:
+            return None
+        return {"reference": value.reference, "date": value.adopted_on.isoformat()}
+
+
 def _quoted_string(**kwargs: Any) -> Text:
     """A text field whose 'not a string' message tells a YAML author what to do."""
     return Text(error_messages={"invalid": "must be text; quote it"}, **kwargs)
@@ -103,6 +150,10 @@ class FamilyEntrySchema(Schema):
     margin_rate = RateField(required=True)
     sales_account = AccountNumber(load_default=None)
     purchase_account = AccountNumber(load_default=None)
+    #: Required by the catalogue loader (a family of the files maps to a domain and cites
+    #: the deliberation of its margin); optional here for the schema's other readers.
+    service_domain = fields.Enum(ServiceDomain, by_value=True, load_default=None)
+    margin_deliberation = DeliberationField(load_default=None)
 
     @validates_schema(skip_on_field_errors=True)
     def _mode_rules(self, data: dict, **_kwargs: Any) -> None:
@@ -171,11 +222,85 @@ class PriceVersionInputSchema(Schema):
         metadata={"description": "Leave out to derive it from its cost and the margin"},
     )
     note = Text(load_default="", validate=validate.Length(max=500))
+    deliberation = DeliberationField(
+        load_default=None,
+        metadata={"description": "The syndicat's deliberation that set these prices"},
+    )
 
     @validates_schema(skip_on_field_errors=True)
     def _period_is_ordered(self, data: dict, **_kwargs: Any) -> None:
         if data["valid_to"] is not None and data["valid_to"] < data["valid_from"]:
             raise ValidationError("must not be before valid_from", field_name="valid_to")
+
+
+class PriceVersionCreateSchema(PriceVersionInputSchema):
+    """New prices through the API: in force (with their deliberation) or a draft."""
+
+    draft = fields.Boolean(
+        load_default=False,
+        metadata={"description": "true: keep the prices aside until their deliberation"},
+    )
+
+
+class PriceActivationSchema(Schema):
+    deliberation = DeliberationField(
+        load_default=None,
+        metadata={"description": "Required unless the draft already carries it"},
+    )
+
+
+class LotEntrySchema(Schema):
+    """A lot of a market in ``markets.yaml``: its number, title, holder and yearly ceiling."""
+
+    number = _quoted_string(
+        required=True,
+        validate=[
+            validate.Length(max=20),
+            validate.Regexp(r"^[0-9A-Za-z-]+$", error="letters, digits and -, e.g. 2 or unique"),
+        ],
+    )
+    title = Text(required=True, validate=validate.Length(max=200))
+    supplier = _quoted_string(required=True)
+    yearly_ceiling = Amount(
+        load_default=None,
+        metadata={"description": "Most ordered in a calendar year, before VAT; none: no ceiling"},
+    )
+
+    @validates("yearly_ceiling")
+    def _positive(self, value: Decimal | None, **_kwargs: Any) -> None:
+        if value is not None and value <= 0:
+            raise ValidationError("more than 0, or left out for no ceiling")
+
+
+class MarketEntrySchema(Schema):
+    """A framework market of ``markets.yaml``, with its lots."""
+
+    number = _quoted_string(
+        required=True,
+        validate=[
+            validate.Length(max=40),
+            validate.Regexp(
+                r"^[A-Z0-9]+(-[A-Z0-9]+)*$", error="capital letters and digits, joined by -"
+            ),
+        ],
+    )
+    title = Text(required=True, validate=validate.Length(max=200))
+    start_date = fields.Date(required=True)
+    end_date = fields.Date(required=True)
+    lots = fields.List(
+        fields.Nested(LotEntrySchema),
+        required=True,
+        validate=validate.Length(min=1, error="at least one lot"),
+    )
+
+    @validates_schema(skip_on_field_errors=True)
+    def _rules(self, data: dict, **_kwargs: Any) -> None:
+        if data["end_date"] < data["start_date"]:
+            raise ValidationError("must not be before start_date", field_name="end_date")
+        numbers = [lot["number"] for lot in data["lots"]]
+        repeated = sorted({n for n in numbers if numbers.count(n) > 1})
+        if repeated:
+            raise ValidationError(f"lot {', '.join(repeated)} given twice", field_name="lots")
 
 
 class ProductEntrySchema(Schema):
@@ -194,7 +319,11 @@ class ProductEntrySchema(Schema):
     description = Text(load_default="")
     family = _quoted_string(required=True)
     supplier = _quoted_string(required=True)
-    market_reference = Text(required=True, validate=validate.Length(max=100))
+    market_reference = Text(
+        required=True,
+        validate=validate.Length(max=100),
+        metadata={"description": 'The market and lot of markets.yaml: "MAR-2023-01 lot 2"'},
+    )
     unit = Text(required=True, validate=validate.Length(max=30))
     billing = fields.Enum(Billing, by_value=True, required=True)
     vat_rate = RateField(required=True)
@@ -213,6 +342,17 @@ class ProductEntrySchema(Schema):
         if value not in FRENCH_VAT_RATES:
             allowed = ", ".join(str(r) for r in sorted(FRENCH_VAT_RATES, reverse=True))
             raise ValidationError(f"not a French VAT rate; one of {allowed}")
+
+
+class MarketsExpiringQuerySchema(Schema):
+    within = fields.Integer(
+        load_default=90,
+        validate=validate.Range(min=0, max=3660),
+        metadata={"description": "Days ahead; default 90"},
+    )
+    on = fields.Date(
+        load_default=today_in_paris, metadata={"description": "From this day; default today"}
+    )
 
 
 class ProductQuerySchema(PaginationQuerySchema):
@@ -269,25 +409,74 @@ class FamilySchema(Schema):
         by_value=True,
         metadata={"description": "intermediary: the member orders and pays the supplier"},
     )
+    service_domain = fields.Enum(
+        ServiceDomain,
+        by_value=True,
+        metadata={"description": "The domain a member joins to order the family's items"},
+    )
 
 
 class StaffFamilySchema(FamilySchema):
     margin_rate = RateField()
+    margin_deliberation = DeliberationField(
+        allow_none=True,
+        metadata={"description": "The syndicat's deliberation setting the margin rate"},
+    )
     sales_account = fields.Pluck(AccountSchema, "number", allow_none=True)
     purchase_account = fields.Pluck(AccountSchema, "number", allow_none=True)
 
 
+class LotRefSchema(Schema):
+    """The framework market lot an item is bought under."""
+
+    reference = fields.String(metadata={"example": "MAR-2023-01 lot 2"})
+    market_number = fields.String(attribute="market.number")
+    lot_number = fields.String(attribute="number")
+    market_start_date = fields.Date(attribute="market.start_date")
+    market_end_date = fields.Date(
+        attribute="market.end_date", metadata={"description": "Last day it may be ordered"}
+    )
+
+
+class LotSchema(Schema):
+    number = fields.String()
+    title = fields.String()
+    reference = fields.String()
+    supplier = fields.Nested(SupplierRefSchema)
+    yearly_ceiling = Amount(
+        allow_none=True, metadata={"description": "Per calendar year, before VAT; null: none"}
+    )
+
+
+class MarketSchema(Schema):
+    number = fields.String(metadata={"example": "MAR-2023-01"})
+    title = fields.String()
+    start_date = fields.Date()
+    end_date = fields.Date(metadata={"description": "Last day orders may be placed, included"})
+    lots = fields.List(fields.Nested(LotSchema))
+
+
 class PriceSchema(Schema):
-    """A price version as a member reads it: what they pay, before VAT."""
+    """A price version as a member reads it: what they pay, before VAT, and the
+    deliberation that set it."""
 
     id = fields.Integer()
     valid_from = fields.Date()
     valid_to = fields.Date(allow_none=True)
     sale_price = Amount(attribute="effective_sale_price")
     setup_fee_price = Amount(attribute="effective_setup_fee_price", allow_none=True)
+    deliberation = DeliberationField(
+        allow_none=True,
+        metadata={"description": "The syndicat's deliberation that set the prices"},
+    )
 
 
 class StaffPriceSchema(PriceSchema):
+    status = fields.Enum(
+        PriceVersionStatus,
+        by_value=True,
+        metadata={"description": "draft: recorded, prices nothing until activated"},
+    )
     supplier_cost = Amount()
     setup_fee_cost = Amount(allow_none=True)
     margin_rate = RateField(metadata={"description": "Family margin when it was recorded"})
@@ -307,6 +496,12 @@ class ProductSchema(Schema):
     family = fields.Nested(FamilySchema)
     supplier = fields.Nested(SupplierRefSchema)
     market_reference = fields.String()
+    market = fields.Nested(
+        LotRefSchema,
+        attribute="lot",
+        allow_none=True,
+        metadata={"description": "The market lot and its dates; null if not attached"},
+    )
     unit = fields.String()
     billing = fields.Enum(Billing, by_value=True)
     vat_rate = RateField()
@@ -344,12 +539,14 @@ class StaffProductSchema(ProductSchema):
 
 class ProductDetailSchema(ProductSchema):
     on = fields.Date(metadata={"description": "Date of the price shown"})
-    price_versions = fields.List(fields.Nested(PriceSchema))
+    price_versions = fields.List(fields.Nested(PriceSchema), attribute="active_price_versions")
 
 
 class StaffProductDetailSchema(StaffProductSchema):
     on = fields.Date(metadata={"description": "Date of the price shown"})
-    price_versions = fields.List(fields.Nested(StaffPriceSchema))
+    price_versions = fields.List(
+        fields.Nested(StaffPriceSchema), metadata={"description": "Drafts included"}
+    )
 
 
 class ProductPageSchema(Schema):

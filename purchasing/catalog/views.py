@@ -20,8 +20,11 @@ from purchasing.catalog import services
 from purchasing.catalog.schemas import (
     AccountSchema,
     FamilySchema,
+    MarketSchema,
+    MarketsExpiringQuerySchema,
+    PriceActivationSchema,
     PriceOnQuerySchema,
-    PriceVersionInputSchema,
+    PriceVersionCreateSchema,
     ProductDetailSchema,
     ProductPageSchema,
     ProductQuerySchema,
@@ -82,14 +85,46 @@ def get_product(query: dict, sku: str) -> Any:
 
 
 @api_bp.route("/products/<sku>/prices", methods=["POST"])
-@api_bp.arguments(PriceVersionInputSchema)
+@api_bp.arguments(PriceVersionCreateSchema)
 @api_bp.response(201, StaffPriceSchema)
 @api_bp.alt_response(404, response="NOT_FOUND")
 @api_bp.alt_response(409, response="CONFLICT")
 @allow(Role.PURCHASING, Role.ADMIN)
 def add_price_version(data: dict, sku: str) -> Any:
-    """Add a price version; an open-ended current version is closed the day before."""
+    """Add a price version, in force with its deliberation or as a draft; an open-ended
+    current version is closed the day before one put in force."""
     return services.add_price_version(get_session(), sku, **data, added_by=current_actor())
+
+
+@api_bp.route("/price-versions/<int:version_id>/activate", methods=["POST"])
+@api_bp.arguments(PriceActivationSchema)
+@api_bp.response(200, StaffPriceSchema)
+@api_bp.alt_response(404, response="NOT_FOUND")
+@api_bp.alt_response(409, response="CONFLICT")
+@allow(Role.PURCHASING, Role.ADMIN)
+def activate_price_version(data: dict, version_id: int) -> Any:
+    """Put a draft price version in force, with the deliberation that set its prices."""
+    return services.activate_price_version(
+        get_session(), version_id, **data, activated_by=current_actor()
+    )
+
+
+@api_bp.route("/markets", methods=["GET"])
+@api_bp.response(200, MarketSchema(many=True))
+@allow(*STAFF)
+def list_markets() -> Any:
+    """Framework markets, their lots, holders and yearly ceilings."""
+    return services.list_markets(get_session())
+
+
+@api_bp.route("/markets/expiring", methods=["GET"])
+@api_bp.arguments(MarketsExpiringQuerySchema, location="query", unknown=RAISE)
+@api_bp.response(200, MarketSchema(many=True))
+@allow(*STAFF)
+def list_markets_expiring(query: dict) -> Any:
+    """Markets in force whose last day falls within the next days (default 90), soonest
+    first: those to renew."""
+    return services.markets_expiring(get_session(), on=query["on"], within_days=query["within"])
 
 
 @api_bp.route("/suppliers", methods=["GET"])

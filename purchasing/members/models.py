@@ -33,8 +33,10 @@ from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidLength
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.fr import siret
 
+from purchasing.catalog.deliberations import Deliberation
+from purchasing.catalog.models import ServiceDomain
 from purchasing.db import Base, enum_column, utcnow
-from purchasing.errors import InvalidTransition, ValidationFailed
+from purchasing.errors import Conflict, InvalidTransition, ValidationFailed
 
 __all__ = [
     "ADHESION_TRANSITIONS",
@@ -44,6 +46,7 @@ __all__ = [
     "InvalidValue",
     "Member",
     "MemberKind",
+    "MemberServiceDomain",
     "fee_schedule_problems",
     "member_problems",
     "normalize_departement_code",
@@ -217,6 +220,9 @@ class Member(Base):
     adhesions: Mapped[list[Adhesion]] = relationship(
         back_populates="member", order_by="Adhesion.id"
     )
+    service_domains: Mapped[list[MemberServiceDomain]] = relationship(
+        back_populates="member", order_by="MemberServiceDomain.id"
+    )
 
     @property
     def siren(self) -> str:
@@ -231,6 +237,16 @@ class Member(Base):
         most recent adhesion is the live one whenever there is one.
         """
         return self.adhesions[-1] if self.adhesions else None
+
+    def service_domain(self, domain: ServiceDomain) -> MemberServiceDomain | None:
+        """The member's live membership of ``domain``, else its last ended one, else None."""
+        rows = [row for row in self.service_domains if row.domain is domain]
+        live = [row for row in rows if row.is_live]
+        return live[0] if live else (rows[-1] if rows else None)
+
+    def has_joined(self, domain: ServiceDomain, on: date) -> bool:
+        """Whether the member may order in ``domain`` on day ``on``."""
+        return any(row.domain is domain and row.covers(on) for row in self.service_domains)
 
     @validates("name", "address_line1", "city", "billing_email")
     def _validate_required_text(self, key: str, value: str) -> str:
@@ -433,6 +449,107 @@ class Adhesion(Base):
             raise InvalidTransition("adhesion", self.status.value, target.value)
 
 
+# --- Service domains --------------------------------------------------------------------
+
+_LIVE_DOMAIN = "end_date IS NULL"
+
+
+class MemberServiceDomain(Base):
+    """A member's membership of one service domain, joined à la carte within its adhesion.
+
+    Each domain is joined by a deliberation of the member's council, from a start date,
+    and left on an end date (the last day the member may order in it). A member has at
+    most one live membership per domain, which a partial unique index enforces; after
+    leaving, it may join again (a new row, the history stays).
+    """
+
+    __tablename__ = "member_service_domains"
+    __table_args__ = (
+        Index(
+            "uq_member_service_domains_member_id_domain_live",
+            "member_id",
+            "domain",
+            unique=True,
+            sqlite_where=text(_LIVE_DOMAIN),
+            postgresql_where=text(_LIVE_DOMAIN),
+        ),
+        CheckConstraint("end_date IS NULL OR end_date >= start_date", name="ends_after_start"),
+        CheckConstraint("deliberation_date <= start_date", name="starts_after_deliberation"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    domain: Mapped[ServiceDomain] = mapped_column(
+        enum_column(ServiceDomain, length=32, name="service_domain", check=True)
+    )
+    #: First day the member may order in the domain.
+    start_date: Mapped[date]
+    #: The member council's deliberation joining the domain.
+    deliberation_reference: Mapped[str] = mapped_column(String(DELIBERATION_REFERENCE_LENGTH))
+    deliberation_date: Mapped[date]
+    #: Last day the member may order in the domain, once it left; None while it is in.
+    end_date: Mapped[date | None]
+    end_reason: Mapped[str | None] = mapped_column(String(REASON_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    member: Mapped[Member] = relationship(back_populates="service_domains")
+
+    @classmethod
+    def join(
+        cls, member: Member, domain: ServiceDomain, *, start_date: date, deliberation: Deliberation
+    ) -> MemberServiceDomain:
+        """A new membership of ``domain``; refused while the member is in it already."""
+        current = member.service_domain(domain)
+        if current is not None and current.is_live:
+            since = current.start_date.isoformat()
+            raise Conflict(
+                f"{member.name} is already in {domain.value} since {since}", field="domain"
+            )
+        if start_date < deliberation.adopted_on:
+            adopted = deliberation.adopted_on.isoformat()
+            raise ValidationFailed(
+                f"before the deliberation joining the domain ({adopted})", field="start_date"
+            )
+        if current is not None and start_date <= current.end_date:
+            raise ValidationFailed(
+                f"the member was in {domain.value} until {current.end_date.isoformat()}: "
+                "join again from the day after",
+                field="start_date",
+            )
+        return cls(
+            member=member,
+            domain=domain,
+            start_date=start_date,
+            deliberation_reference=deliberation.reference,
+            deliberation_date=deliberation.adopted_on,
+        )
+
+    @property
+    def is_live(self) -> bool:
+        return self.end_date is None
+
+    @property
+    def deliberation(self) -> Deliberation:
+        return Deliberation(self.deliberation_reference, self.deliberation_date)
+
+    def covers(self, day: date) -> bool:
+        return self.start_date <= day and (self.end_date is None or day <= self.end_date)
+
+    def leave(self, *, end_date: date, reason: str | None = None) -> None:
+        """End the membership: ``end_date`` is the last day the member may order in it."""
+        if not self.is_live:
+            raise Conflict(
+                f"already left {self.domain.value} on {self.end_date.isoformat()}", field="domain"
+            )
+        if end_date < self.start_date:
+            raise ValidationFailed(
+                f"before the member joined the domain ({self.start_date.isoformat()})",
+                field="end_date",
+            )
+        self.end_date = end_date
+        self.end_reason = (reason or "").strip() or None
+
+
 # --- Adhesion fee schedule --------------------------------------------------------------
 
 
@@ -464,9 +581,17 @@ class AdhesionFeeBand(Base):
     population_max: Mapped[int | None]
     #: Yearly fee in euros.
     amount: Mapped[Decimal]
-    #: The centre's deliberation setting the schedule.
+    #: The centre's deliberation setting the schedule: its reference and date.
     deliberation_reference: Mapped[str] = mapped_column(String(DELIBERATION_REFERENCE_LENGTH))
+    #: None only for schedules recorded before the dates were kept; required since.
+    deliberation_date: Mapped[date | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def deliberation(self) -> Deliberation | None:
+        if self.deliberation_date is None:
+            return None
+        return Deliberation(self.deliberation_reference, self.deliberation_date)
 
     def covers(self, population: int) -> bool:
         return self.population_min <= population and (

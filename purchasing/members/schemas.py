@@ -15,7 +15,8 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, pre_load
 from marshmallow.validate import Email, Length, OneOf, Range
 
-from purchasing.fields import Amount, PaginationQuerySchema, Text
+from purchasing.catalog.models import ServiceDomain
+from purchasing.fields import Amount, PaginationQuerySchema, Text, today_in_paris
 from purchasing.members.models import (
     ADDRESS_LENGTH,
     CHORUS_SERVICE_CODE_LENGTH,
@@ -123,6 +124,49 @@ class AdhesionWithdrawSchema(Schema):
     reason = _optional_text(REASON_LENGTH)
 
 
+# --- Service domains --------------------------------------------------------------------
+
+
+class ServiceDomainSchema(Schema):
+    """A member's membership of a service domain."""
+
+    id = fields.Integer()
+    member_id = fields.Integer()
+    domain = fields.Enum(ServiceDomain, by_value=True)
+    domain_name = fields.Function(lambda row: row.domain.label)
+    start_date = fields.Date(metadata={"description": "First day it may order in the domain"})
+    deliberation_reference = fields.String()
+    deliberation_date = fields.Date()
+    end_date = fields.Date(
+        allow_none=True, metadata={"description": "Last day it may order in it, once it left"}
+    )
+    end_reason = fields.String(allow_none=True)
+    active_today = fields.Method("_active_today")
+
+    def _active_today(self, row: Any) -> bool:
+        return row.covers(today_in_paris())
+
+
+class ServiceDomainJoinSchema(Schema):
+    """Joining a domain, by a deliberation of the member's council."""
+
+    domain = fields.Enum(ServiceDomain, by_value=True, required=True)
+    start_date = fields.Date(required=True, metadata={"description": "First day of orders"})
+    deliberation_reference = Text(
+        required=True,
+        max_length=DELIBERATION_REFERENCE_LENGTH,
+        metadata={"example": "DEL-2025-031"},
+    )
+    deliberation_date = fields.Date(required=True)
+
+
+class ServiceDomainLeaveSchema(Schema):
+    end_date = fields.Date(
+        required=True, metadata={"description": "Last day the member may order in the domain"}
+    )
+    reason = _optional_text(REASON_LENGTH)
+
+
 # --- Members ----------------------------------------------------------------------------
 
 
@@ -168,6 +212,11 @@ class MemberSchema(Schema):
         dump_only=True,
         allow_none=True,
         metadata={"description": "The live adhesion, else the last withdrawn one"},
+    )
+    service_domains = fields.List(
+        fields.Nested(ServiceDomainSchema),
+        dump_only=True,
+        metadata={"description": "The service domains joined, past ones included"},
     )
 
 
@@ -256,7 +305,12 @@ class FeeScheduleInputSchema(Schema):
     """A fee schedule set by a deliberation: its bands, in force from a year onwards."""
 
     valid_from_year = fields.Integer(required=True, strict=True, validate=Range(min=2000, max=2100))
-    deliberation_reference = Text(required=True, max_length=DELIBERATION_REFERENCE_LENGTH)
+    deliberation_reference = Text(
+        required=True, max_length=DELIBERATION_REFERENCE_LENGTH, metadata={"example": "2024-17"}
+    )
+    deliberation_date = fields.Date(
+        required=True, metadata={"description": "The day the syndicat adopted it"}
+    )
     bands = fields.List(fields.Nested(FeeBandInputSchema), required=True, validate=Length(min=1))
 
 
@@ -267,6 +321,9 @@ class FeeBandSchema(Schema):
     population_max = fields.Integer(allow_none=True)
     amount = Amount()
     deliberation_reference = fields.String()
+    deliberation_date = fields.Date(
+        allow_none=True, metadata={"description": "null only for schedules recorded before 2026"}
+    )
 
 
 class FeeBandQuerySchema(Schema):

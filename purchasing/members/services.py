@@ -5,8 +5,16 @@ leaves nothing behind when it refuses. The acting user comes in as ``actor`` (No
 operator command). A member user only ever sees its own collectivity: another member's id
 is unknown to it (``NotFound``), never forbidden. Every change writes an audit record.
 
-Other domains call :func:`ensure_member_can_order` before taking an order, and
+Other domains call :func:`ensure_member_can_order` before taking an order,
+:func:`ensure_member_in_domain` before taking an item of a service domain, and
 :func:`adhesion_fee` when billing the yearly adhesion fee.
+
+Service domains à la carte
+--------------------------
+Within its adhesion, a member joins the service domains it wants (telecom,
+video-protection, Mairie Connectée, IoT, cybersecurity), each by a deliberation of its own
+council and from its own start date (:func:`join_service_domain`), and may leave one
+(:func:`leave_service_domain`). It orders only the items of the domains it has joined.
 
 Members CSV import
 ------------------
@@ -63,6 +71,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from purchasing.audit.services import record_change, snapshot
 from purchasing.auth.roles import Actor, member_scope, visible_to
+from purchasing.catalog.deliberations import Deliberation, NotADeliberation
+from purchasing.catalog.models import ServiceDomain
 from purchasing.errors import Conflict, ImportRefused, NotFound, ValidationFailed
 from purchasing.members.models import (
     Adhesion,
@@ -70,6 +80,7 @@ from purchasing.members.models import (
     AdhesionStatus,
     Member,
     MemberKind,
+    MemberServiceDomain,
     fee_schedule_problems,
     member_problems,
 )
@@ -83,15 +94,20 @@ __all__ = [
     "AdhesionNotActive",
     "MemberFilters",
     "Page",
+    "ServiceDomainNotJoined",
     "activate_adhesion",
     "adhesion_fee",
     "create_member",
     "ensure_member_can_order",
+    "ensure_member_in_domain",
     "get_member",
     "import_members_csv",
+    "join_service_domain",
+    "leave_service_domain",
     "list_adhesions",
     "list_fee_bands",
     "list_members",
+    "list_service_domains",
     "request_adhesion",
     "set_fee_schedule",
     "suspend_adhesion",
@@ -128,6 +144,26 @@ class AdhesionNotActive(ValidationFailed):
     def __init__(self, member_id: int, reason: str) -> None:
         super().__init__(f"only an active member can order: {reason}", field="member_id")
         self.member_id = member_id
+
+
+class ServiceDomainNotJoined(ValidationFailed):
+    """The member has not joined, that day, the service domain of the item it orders."""
+
+    def __init__(self, member: Member, domain: ServiceDomain, on: date, *, field: str) -> None:
+        row = member.service_domain(domain)
+        if row is None:
+            why = "it has not joined it"
+        elif on < row.start_date:
+            why = f"it joined it from {row.start_date.isoformat()}"
+        else:
+            why = f"it left it on {row.end_date.isoformat()}"
+        super().__init__(
+            f"{member.name} may not order in the {domain.label} domain "
+            f"({domain.value}) on {on.isoformat()}: {why}",
+            field=field,
+        )
+        self.member_id = member.id
+        self.domain = domain
 
 
 @dataclass(frozen=True)
@@ -223,7 +259,9 @@ def list_members(
         query = query.where(_adhesion_status_is(filters.adhesion_status))
     if filters.q:
         query = query.where(_matches(filters.q))
-    query = query.options(selectinload(Member.adhesions)).order_by(Member.name, Member.id)
+    query = query.options(
+        selectinload(Member.adhesions), selectinload(Member.service_domains)
+    ).order_by(Member.name, Member.id)
     return paginate(session, query, page=page, per_page=per_page)
 
 
@@ -450,6 +488,126 @@ def _record_adhesion_change(
     )
 
 
+# --- Service domains --------------------------------------------------------------------
+
+
+def join_service_domain(
+    session: Session,
+    member_id: int,
+    *,
+    domain: ServiceDomain,
+    start_date: date,
+    deliberation_reference: str,
+    deliberation_date: date,
+    actor: Actor | None,
+) -> MemberServiceDomain:
+    """The member joins a service domain from ``start_date``, by its council's deliberation.
+
+    It must adhere to the centre (an adhesion requested, active or suspended); a domain
+    it is in already is refused, and so is a start before the deliberation.
+    """
+    with transaction(session):
+        member = _lock_member(session, member_id, actor=actor)
+        adhesion = member.current_adhesion
+        if adhesion is None or not adhesion.is_live:
+            raise Conflict(
+                f"{member.name} does not adhere to the centre: a domain is joined within an "
+                "adhesion",
+                field="domain",
+            )
+        try:
+            deliberation = Deliberation(deliberation_reference, deliberation_date)
+        except NotADeliberation as exc:
+            raise ValidationFailed(str(exc), field="deliberation_reference") from None
+        row = MemberServiceDomain.join(
+            member, domain, start_date=start_date, deliberation=deliberation
+        )
+        session.add(row)
+        _flush_or_conflict(
+            session,
+            f"the member joined {domain.value} meanwhile",
+            field="domain",
+            column="member_service_domains",
+        )
+        record_change(
+            session,
+            actor=actor,
+            action="service_domain.joined",
+            entity="member_service_domain",
+            entity_id=row.id,
+            after=snapshot(row),
+        )
+    return row
+
+
+def leave_service_domain(
+    session: Session,
+    member_id: int,
+    domain: ServiceDomain,
+    *,
+    end_date: date,
+    reason: str | None = None,
+    actor: Actor | None,
+) -> MemberServiceDomain:
+    """The member leaves a domain: ``end_date`` is the last day it may order in it."""
+    with transaction(session):
+        member = _lock_member(session, member_id, actor=actor)
+        row = member.service_domain(domain)
+        if row is None:
+            raise Conflict(f"{member.name} never joined {domain.value}", field="domain")
+        before = snapshot(row)
+        row.leave(end_date=end_date, reason=reason)
+        record_change(
+            session,
+            actor=actor,
+            action="service_domain.left",
+            entity="member_service_domain",
+            entity_id=row.id,
+            before=before,
+            after=snapshot(row),
+        )
+    return row
+
+
+def list_service_domains(
+    session: Session, member_id: int, *, actor: Actor | None
+) -> list[MemberServiceDomain]:
+    """A member's domain memberships, past ones included, oldest first; a member user sees
+    only its own member's."""
+    return list(get_member(session, member_id, actor=actor).service_domains)
+
+
+def ensure_member_in_domain(
+    session: Session, member_id: int, domain: ServiceDomain, on: date, *, field: str
+) -> Member:
+    """The member, if it has joined ``domain`` on day ``on``; else ``ServiceDomainNotJoined``
+    naming ``field`` (the product the caller was given)."""
+    member = session.get(Member, member_id)
+    if member is None:
+        raise NotFound(f"no member with id {member_id}", field="member_id")
+    if not member.has_joined(domain, on):
+        raise ServiceDomainNotJoined(member, domain, on, field=field)
+    return member
+
+
+def _lock_member(session: Session, member_id: int, *, actor: Actor | None) -> Member:
+    """The member, locked: its domain memberships change one at a time."""
+    scope = member_scope(actor)
+    member = (
+        session.scalar(
+            select(Member)
+            .where(Member.id == member_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        if scope in (None, member_id)
+        else None
+    )
+    if member is None:
+        raise NotFound(f"no member with id {member_id}", field="member_id")
+    return member
+
+
 # --- Adhesion fees ----------------------------------------------------------------------
 
 
@@ -459,13 +617,21 @@ def set_fee_schedule(
     valid_from_year: int,
     deliberation_reference: str,
     bands: Sequence[Mapping[str, Any]],
+    deliberation_date: date | None = None,
     actor: Actor | None,
 ) -> list[AdhesionFeeBand]:
     """Record the fee bands a deliberation sets from ``valid_from_year`` onwards.
 
     ``bands`` holds ``population_min``, ``population_max`` (None: no upper bound) and
-    ``amount``. A schedule is set once: a later deliberation sets a later schedule.
+    ``amount``. The deliberation is cited by its reference and its date (required; the
+    keyword's default only keeps older callers' signature). A schedule is set once: a
+    later deliberation sets a later schedule.
     """
+    if deliberation_date is None:
+        raise ValidationFailed(
+            "required: the date of the deliberation setting the schedule",
+            field="deliberation_date",
+        )
     with transaction(session):
         if session.scalar(
             select(func.count()).where(AdhesionFeeBand.valid_from_year == valid_from_year)
@@ -480,6 +646,7 @@ def set_fee_schedule(
                 AdhesionFeeBand(
                     valid_from_year=valid_from_year,
                     deliberation_reference=deliberation_reference,
+                    deliberation_date=deliberation_date,
                     population_min=band["population_min"],
                     population_max=band.get("population_max"),
                     amount=band["amount"],

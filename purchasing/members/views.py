@@ -12,7 +12,9 @@ from typing import Any
 from purchasing.api import Blueprint as ApiBlueprint
 from purchasing.auth.access import allow, allow_any_user, current_actor
 from purchasing.auth.roles import STAFF_ROLES, Role
+from purchasing.catalog.models import ServiceDomain
 from purchasing.db import get_session
+from purchasing.errors import NotFound
 from purchasing.members import services
 from purchasing.members.schemas import (
     AdhesionActivateSchema,
@@ -27,6 +29,9 @@ from purchasing.members.schemas import (
     MemberQuerySchema,
     MemberSchema,
     MemberUpdateSchema,
+    ServiceDomainJoinSchema,
+    ServiceDomainLeaveSchema,
+    ServiceDomainSchema,
 )
 
 # Members live under /members and the fee schedule under /adhesion-fees: one blueprint
@@ -135,6 +140,43 @@ def suspend_adhesion(data: dict[str, Any], member_id: int) -> Any:
 def withdraw_adhesion(data: dict[str, Any], member_id: int) -> Any:
     """End the member's adhesion, or abandon its request."""
     return services.withdraw_adhesion(get_session(), member_id, actor=current_actor(), **data)
+
+
+@api_bp.route("/members/<int:member_id>/service-domains", methods=["GET"])
+@api_bp.response(200, ServiceDomainSchema(many=True))
+@api_bp.alt_response(404, response="NOT_FOUND")
+@allow_any_user
+def list_service_domains(member_id: int) -> Any:
+    """The service domains a member joined, past ones included; a member user sees its own."""
+    return services.list_service_domains(get_session(), member_id, actor=current_actor())
+
+
+@api_bp.route("/members/<int:member_id>/service-domains", methods=["POST"])
+@api_bp.arguments(ServiceDomainJoinSchema)
+@api_bp.response(201, ServiceDomainSchema)
+@api_bp.alt_response(404, response="NOT_FOUND")
+@api_bp.alt_response(409, response="CONFLICT")
+@allow(*MANAGERS)
+def join_service_domain(data: dict[str, Any], member_id: int) -> Any:
+    """The member joins a service domain, by its council's deliberation, from a date."""
+    return services.join_service_domain(get_session(), member_id, actor=current_actor(), **data)
+
+
+@api_bp.route("/members/<int:member_id>/service-domains/<domain>/leave", methods=["POST"])
+@api_bp.arguments(ServiceDomainLeaveSchema)
+@api_bp.response(200, ServiceDomainSchema)
+@api_bp.alt_response(404, response="NOT_FOUND")
+@api_bp.alt_response(409, response="CONFLICT")
+@allow(*MANAGERS)
+def leave_service_domain(data: dict[str, Any], member_id: int, domain: str) -> Any:
+    """The member leaves a service domain; the end date is its last day of orders in it."""
+    try:
+        service_domain = ServiceDomain(domain)
+    except ValueError:
+        raise NotFound(f"no service domain {domain!r}", field="domain") from None
+    return services.leave_service_domain(
+        get_session(), member_id, service_domain, actor=current_actor(), **data
+    )
 
 
 @api_bp.route("/adhesion-fees", methods=["GET"])

@@ -36,7 +36,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from sqlalchemy.types import TypeDecorator
 
-from purchasing.catalog.models import Product
+from purchasing.catalog.deliberations import REFERENCE_LENGTH as DELIBERATION_REFERENCE_LENGTH
+from purchasing.catalog.deliberations import Deliberation
+from purchasing.catalog.models import MarketLot, Product
 from purchasing.catalog.pricing import Billing, PurchaseMode
 from purchasing.catalog.services import PriceQuote
 from purchasing.db import Base, Rate, enum_column, utcnow
@@ -51,6 +53,7 @@ __all__ = [
     "QUOTABLE_STATUSES",
     "SUPPLIER_INVOICE_TRANSITIONS",
     "Delivery",
+    "MarketLotCommitment",
     "Order",
     "OrderLine",
     "OrderNotEditable",
@@ -409,6 +412,15 @@ class OrderLine(Base):
     #: Ledger accounts of the resale; None for an intermediary item (never in the books).
     sales_account: Mapped[str | None] = mapped_column(String(10))
     purchase_account: Mapped[str | None] = mapped_column(String(10))
+    #: The framework market lot the item is bought under, whose dates and ceiling apply.
+    #: None only for lines placed before markets were recorded.
+    market_lot_id: Mapped[int | None] = mapped_column(ForeignKey("market_lots.id"), index=True)
+    #: The syndicat's deliberation that set the prices kept (the price version's), for
+    #: documents to cite. None only for lines placed before deliberations were kept.
+    deliberation_reference: Mapped[str | None] = mapped_column(
+        String(DELIBERATION_REFERENCE_LENGTH)
+    )
+    deliberation_date: Mapped[date | None]
 
     # Follow-up.
     #: Of a one-off item: how much of the quantity has been delivered so far.
@@ -422,6 +434,7 @@ class OrderLine(Base):
 
     order: Mapped[Order] = relationship(back_populates="lines")
     product: Mapped[Product] = relationship()
+    market_lot: Mapped[MarketLot | None] = relationship()
     deliveries: Mapped[list[Delivery]] = relationship(
         back_populates="order_line", order_by="Delivery.id", cascade="all, delete-orphan"
     )
@@ -462,6 +475,9 @@ class OrderLine(Base):
             subsidy_eligible=quote.subsidy_eligible,
             sales_account=quote.sales_account,
             purchase_account=quote.purchase_account,
+            market_lot_id=quote.lot_id,
+            deliberation_reference=quote.deliberation.reference,
+            deliberation_date=quote.deliberation.adopted_on,
         )
 
     @validates("quantity")
@@ -475,6 +491,30 @@ class OrderLine(Base):
     @property
     def is_recurring(self) -> bool:
         return self.billing.is_recurring
+
+    @property
+    def deliberation(self) -> Deliberation | None:
+        """The deliberation that set the prices of the line, as documents cite it."""
+        return Deliberation.of(self.deliberation_reference, self.deliberation_date)
+
+    @property
+    def market_reference(self) -> str | None:
+        """The market and lot the item is bought under: "MAR-2023-01 lot 2"."""
+        return self.market_lot.reference if self.market_lot is not None else None
+
+    @property
+    def ceiling_amount(self) -> Decimal:
+        """What the line commits of its lot's yearly ceiling, before VAT.
+
+        What the market holder is paid (the supplier cost, which is also what an
+        intermediary member pays it) for twelve months: a one-off item and its set-up fee
+        once, a monthly item twelve times, a yearly item once.
+        """
+        periods = 12 if self.billing is Billing.MONTHLY else 1
+        amount = line_amount(self.supplier_cost, self.quantity) * periods
+        if self.setup_fee_cost is not None:
+            amount += line_amount(self.setup_fee_cost, self.quantity)
+        return amount
 
     @property
     def contracted_directly_by_member(self) -> bool:
@@ -604,6 +644,38 @@ class Delivery(Base):
         if self.billed_on is not None:
             raise Conflict(f"already billed on {self.billed_on.isoformat()}", field="billed_on")
         self.billed_on = billed_on
+
+
+# --- Framework market ceilings -----------------------------------------------------------
+
+
+class MarketLotCommitment(Base):
+    """What an approved order commits of a market lot's yearly ceiling.
+
+    Written when the order is approved, for the calendar year of the approval (in Paris);
+    released, never deleted, when the approved order is cancelled. The consumption of a
+    lot in a year is the sum of its commitments not released.
+    """
+
+    __tablename__ = "market_lot_commitments"
+    __table_args__ = (
+        UniqueConstraint("lot_id", "order_id"),
+        CheckConstraint("amount >= 0", name="amount_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lot_id: Mapped[int] = mapped_column(ForeignKey("market_lots.id"), index=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    #: The calendar year of the approval, whose ceiling the order consumes.
+    year: Mapped[int]
+    #: Before VAT: the sum of the lines' ``ceiling_amount`` in this lot.
+    amount: Mapped[Decimal]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: When the order was cancelled and its commitment given back.
+    released_at: Mapped[datetime | None]
+
+    lot: Mapped[MarketLot] = relationship()
+    order: Mapped[Order] = relationship()
 
 
 # --- Purchase orders --------------------------------------------------------------------

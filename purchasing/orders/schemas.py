@@ -13,7 +13,16 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from purchasing.catalog.pricing import Billing, PurchaseMode
-from purchasing.fields import Amount, PaginationQuerySchema, Quantity, Rate, Text, today_in_paris
+from purchasing.catalog.schemas import DeliberationField
+from purchasing.fields import (
+    Amount,
+    Id,
+    PaginationQuerySchema,
+    Quantity,
+    Rate,
+    Text,
+    today_in_paris,
+)
 from purchasing.orders.models import (
     DELIVERY_SITE_LENGTH,
     ENGAGEMENT_NUMBER_LENGTH,
@@ -28,13 +37,7 @@ from purchasing.orders.models import (
 )
 from purchasing.orders.quote import totals_by_billing
 
-#: The largest id an integer column holds: larger ones are refused, not looked up.
-MAX_ID = 2**31 - 1
-
-
-def _id(**kwargs: Any) -> fields.Integer:
-    """The id of a row: a whole number from 1 (strings allowed in query strings)."""
-    return fields.Integer(validate=validate.Range(min=1, max=MAX_ID), **kwargs)
+_id = Id
 
 
 def _optional_text(max_length: int, **kwargs: Any) -> Text:
@@ -166,6 +169,24 @@ class SubscriptionQuerySchema(PaginationQuerySchema):
     active_on = fields.Date(metadata={"description": "Only those in service that day"})
 
 
+class ConsumptionQuerySchema(Schema):
+    year = fields.Integer(
+        load_default=lambda: today_in_paris().year,
+        validate=validate.Range(min=2000, max=2100),
+        metadata={"description": "Calendar year of the approvals; default this year"},
+    )
+
+
+class MarginTruthQuerySchema(Schema):
+    year = fields.Integer(
+        validate=validate.Range(min=2000, max=2100),
+        metadata={"description": "Only supplier invoices dated that year"},
+    )
+    family = fields.String(
+        validate=validate.Length(min=1, max=40), metadata={"description": "Family code"}
+    )
+
+
 class TerminationSchema(Schema):
     end_date = fields.Date(required=True, metadata={"description": "Last day billed, included"})
 
@@ -226,6 +247,13 @@ class OrderLineSchema(Schema):
     )
     billing = fields.Enum(Billing, by_value=True)
     price_version_id = fields.Integer()
+    deliberation = DeliberationField(
+        allow_none=True,
+        metadata={"description": "The syndicat's deliberation that set the prices kept"},
+    )
+    market_reference = fields.String(
+        allow_none=True, metadata={"description": "The market and lot it is bought under"}
+    )
     sale_price = Amount(metadata={"description": "Per unit (and period), before VAT"})
     setup_fee_price = Amount(allow_none=True, metadata={"description": "Per unit, once"})
     vat_rate = Rate()
@@ -442,3 +470,62 @@ class SubscriptionPageSchema(Schema):
 
 class StaffSubscriptionPageSchema(SubscriptionPageSchema):
     items = fields.List(fields.Nested(StaffSubscriptionSchema))
+
+
+class LotConsumptionSchema(Schema):
+    market_number = fields.String(attribute="market.number")
+    market_title = fields.String(attribute="market.title")
+    market_end_date = fields.Date(attribute="market.end_date")
+    lot_number = fields.String(attribute="lot.number")
+    lot_reference = fields.String(attribute="lot.reference")
+    supplier_code = fields.String(attribute="lot.supplier.code")
+    year = fields.Integer()
+    yearly_ceiling = Amount(
+        attribute="ceiling", allow_none=True, metadata={"description": "null: no ceiling"}
+    )
+    consumed = Amount(metadata={"description": "Committed by approved orders not cancelled"})
+    remaining = Amount(allow_none=True, allow_negative=True)
+    consumed_share = Rate(allow_none=True, metadata={"description": "Consumed over ceiling"})
+    orders = fields.Integer(metadata={"description": "Approved orders committing to it"})
+
+
+class LineMarginSchema(Schema):
+    order_id = fields.Integer()
+    order_reference = fields.String()
+    member_id = fields.Integer()
+    order_line_id = fields.Integer()
+    sku = fields.String()
+    designation = fields.String()
+    family_code = fields.String()
+    invoiced_quantity = Quantity()
+    invoice_lines = fields.Integer()
+    sale_amount = Amount(metadata={"description": "Charged for the quantities invoiced"})
+    catalogue_cost = Amount(metadata={"description": "Those quantities at the catalogue cost"})
+    invoiced_cost = Amount(metadata={"description": "What the supplier invoiced"})
+    margin = Amount(allow_negative=True)
+    real_rate = fields.Decimal(
+        as_string=True, allow_none=True, metadata={"description": "margin / invoiced_cost"}
+    )
+    deliberated_rate = Rate()
+    deliberation = DeliberationField(allow_none=True)
+    deliberated_margin = Amount(allow_negative=True)
+    margin_gap = Amount(
+        allow_negative=True, metadata={"description": "margin - deliberated_margin"}
+    )
+    rate_difference = fields.Decimal(as_string=True, allow_none=True)
+    tolerance = Amount(
+        metadata={"description": "Half a cent per unit invoiced plus a cent per invoice line"}
+    )
+
+
+class MarginTruthSchema(Schema):
+    year = fields.Integer(allow_none=True)
+    family = fields.String(allow_none=True)
+    lines_examined = fields.Integer(
+        metadata={"description": "Wholesaler lines with supplier invoices in the books"}
+    )
+    margin_gap = Amount(allow_negative=True)
+    lines = fields.List(
+        fields.Nested(LineMarginSchema),
+        metadata={"description": "Lines whose margin differs beyond the tolerance"},
+    )

@@ -13,6 +13,13 @@ transaction:
 Intermediary lines are followed (delivery, commissioning) but publish nothing: the
 member contracts and pays the supplier directly.
 
+The rules of public procurement apply at each step: a line is placed only for an item of
+a service domain the member has joined, on a day its framework market is in force, at the
+prices of the version in force (set by a deliberation, whose reference the line keeps);
+submission and approval check the member's adhesion and domains again on the day; approval
+checks the markets are still in force and records what the order commits of their lots'
+yearly ceilings (:mod:`purchasing.orders.markets`), which a cancellation gives back.
+
 Transitions lock the order row (``SELECT ... FOR UPDATE``), so that two people approving
 or sending the same order at once cannot both succeed: the second waits, then finds the
 order already moved on and is refused.
@@ -27,7 +34,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Select, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from purchasing.audit.services import record_change, snapshot
 from purchasing.auth.roles import Actor, Role, member_scope, visible_to
@@ -38,10 +45,14 @@ from purchasing.errors import Conflict, NotFound, ValidationFailed
 from purchasing.events import publish
 from purchasing.fields import today_in_paris
 from purchasing.members.models import Member
-from purchasing.members.services import ensure_member_can_order
+from purchasing.members.services import (
+    ServiceDomainNotJoined,
+    ensure_member_can_order,
+    ensure_member_in_domain,
+)
 from purchasing.money import line_amount
 from purchasing.numbering import format_number, next_number
-from purchasing.orders import purchase_orders, subscriptions
+from purchasing.orders import markets, purchase_orders, subscriptions
 from purchasing.orders.models import (
     QUOTABLE_STATUSES,
     Delivery,
@@ -171,11 +182,14 @@ def create_order(
     engagement_number: str | None = None,
     note: str = "",
     lines: Iterable[LineInput] = (),
+    submit: bool = False,
 ) -> Order:
     """Open a draft order for a member, numbered in the CMD series, with its first lines.
 
     A member user orders for its own member only, on today's prices; the staff order on a
     member's behalf and may date an order in the past (a paper order keyed in later).
+    With ``submit``, the order is also handed to the centre in the same transaction (a
+    cart ordered at once): refused by any rule of :func:`submit_order`, nothing is left.
     """
     require_role(actor, ORDERERS, "create an order")
     today = today_in_paris()
@@ -216,6 +230,8 @@ def create_order(
                     f"line {index + 1}: {exc.message}",
                     errors={f"lines[{index}].{field}": msgs for field, msgs in exc.errors.items()},
                 ) from None
+        if submit:
+            _submit(session, order, actor=actor)
     return order
 
 
@@ -262,11 +278,17 @@ def add_order_line(
 
 def _add_line(session: Session, order: Order, data: LineInput, *, actor: Actor | None) -> OrderLine:
     order.ensure_editable()
-    product = session.scalar(select(Product).where(Product.sku == data.sku))
+    product = session.scalar(
+        select(Product).where(Product.sku == data.sku).options(joinedload(Product.family))
+    )
     if product is None:
         raise ValidationFailed(f"no product {data.sku!r}", field="sku")
     if not product.active:
         raise ValidationFailed(f"{product.sku} is no longer offered", field="sku")
+    ensure_member_in_domain(
+        session, order.member_id, product.family.service_domain, order.order_date, field="sku"
+    )
+    markets.ensure_product_in_market(product, order.order_date, field="sku")
     try:
         quote = price_on(session, product.id, order.order_date)
     except NoPriceInForce as exc:
@@ -354,11 +376,16 @@ def submit_order(session: Session, order_id: int, *, actor: Actor | None) -> Ord
     require_role(actor, ORDERERS, "submit an order")
     with transaction(session):
         order = _lock_order(session, order_id, actor=actor)
-        before = snapshot(order)
-        order.submit(by=actor_id(actor), at=utcnow())
-        ensure_member_can_order(session, order.member_id, today_in_paris())
-        _record(session, actor, "order.submitted", order, before=before, after=snapshot(order))
+        _submit(session, order, actor=actor)
     return order
+
+
+def _submit(session: Session, order: Order, *, actor: Actor | None) -> None:
+    before = snapshot(order)
+    order.submit(by=actor_id(actor), at=utcnow())
+    ensure_member_can_order(session, order.member_id, today_in_paris())
+    _ensure_domains_joined(session, order, today_in_paris())
+    _record(session, actor, "order.submitted", order, before=before, after=snapshot(order))
 
 
 def return_order(session: Session, order_id: int, *, reason: str, actor: Actor | None) -> Order:
@@ -375,18 +402,23 @@ def return_order(session: Session, order_id: int, *, reason: str, actor: Actor |
 def approve_order(session: Session, order_id: int, *, actor: Actor | None) -> Order:
     """Accept a submitted order: one purchase order per supplier of its wholesaler lines.
 
-    The member must still be allowed to order today. The purchase orders are numbered in
-    the BCF series and wait to be sent (:func:`send_order`).
+    The member must still be allowed to order today, in the domains of its lines; the
+    markets of the lines must be in force today, and their lots' yearly ceilings must take
+    what the order commits (see :mod:`purchasing.orders.markets`). The purchase orders are
+    numbered in the BCF series and wait to be sent (:func:`send_order`).
     """
     require_role(actor, BUYERS, "approve an order")
     with transaction(session):
         order = _lock_order(session, order_id, actor=actor)
         before = snapshot(order)
         now = utcnow()
+        today = today_in_paris()
         order.approve(by=actor_id(actor), at=now)
-        ensure_member_can_order(session, order.member_id, today_in_paris())
+        ensure_member_can_order(session, order.member_id, today)
+        _ensure_domains_joined(session, order, today)
+        markets.commit_to_ceilings(session, order, on=today, actor=actor)
         _record(session, actor, "order.approved", order, before=before, after=snapshot(order))
-        purchase_orders.issue_purchase_orders(session, order, on=today_in_paris(), actor=actor)
+        purchase_orders.issue_purchase_orders(session, order, on=today, actor=actor)
     return order
 
 
@@ -424,6 +456,7 @@ def cancel_order(session: Session, order_id: int, *, reason: str, actor: Actor |
         _record(session, actor, "order.cancelled", order, before=before, after=snapshot(order))
         if was_approved:
             purchase_orders.cancel_purchase_orders(session, order, at=now, actor=actor)
+            markets.release_commitments(session, order, at=now, actor=actor)
     return order
 
 
@@ -522,6 +555,23 @@ def record_commissioning(
     return line
 
 
+def _ensure_domains_joined(session: Session, order: Order, on: date) -> None:
+    """Refuse an order with a line of a domain the member is not in on ``on`` (its
+    membership may have ended since the line was placed), naming the lines."""
+    problems = []
+    for line in order.lines:
+        try:
+            ensure_member_in_domain(
+                session, order.member_id, line.product.family.service_domain, on, field="lines"
+            )
+        except ServiceDomainNotJoined as exc:
+            problems.append(f"{line.sku}: {exc.message}")
+    if problems:
+        raise ValidationFailed(
+            "the member has not joined the domain of every line", errors={"lines": problems}
+        )
+
+
 def _follow_fulfilment(session: Session, order: Order, *, actor: Actor | None) -> None:
     before = snapshot(order)
     if order.follow_fulfilment(at=utcnow()):
@@ -554,6 +604,10 @@ def _delivery_payload(order: Order, line: OrderLine, delivery: Delivery) -> dict
         "vat_rate": line.vat_rate,
         "sales_account": line.sales_account,
         "subsidy_eligible": line.subsidy_eligible,
+        # For the invoice annex: the tariff's legal basis and the market it is bought under.
+        "deliberation_reference": line.deliberation_reference,
+        "deliberation_date": line.deliberation_date,
+        "market_reference": line.market_reference,
     }
 
 

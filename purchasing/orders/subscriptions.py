@@ -84,6 +84,10 @@ def start_subscription(
             # The one-off set-up fee, due on the start date (None without one).
             "setup_fee_price": line.setup_fee_price,
             "setup_fee_amount": line.setup_fee_amount,
+            # For the invoice annex: the tariff's legal basis and its market.
+            "deliberation_reference": line.deliberation_reference,
+            "deliberation_date": line.deliberation_date,
+            "market_reference": line.market_reference,
         },
     )
     return subscription

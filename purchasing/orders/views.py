@@ -17,11 +17,15 @@ from purchasing.api import Blueprint as ApiBlueprint
 from purchasing.auth.access import allow, allow_any_user, current_actor
 from purchasing.auth.roles import STAFF_ROLES
 from purchasing.db import get_session
-from purchasing.orders import purchase_orders, quote, services, subscriptions
+from purchasing.orders import margins, markets, purchase_orders, quote, services, subscriptions
 from purchasing.orders.roles import BUYERS, ORDERERS, STAFF
 from purchasing.orders.schemas import (
     CommissioningInputSchema,
+    ConsumptionQuerySchema,
     DeliveryInputSchema,
+    LotConsumptionSchema,
+    MarginTruthQuerySchema,
+    MarginTruthSchema,
     OrderCreateSchema,
     OrderLineInputSchema,
     OrderLineSchema,
@@ -429,3 +433,25 @@ def change_subscription_quantity(data: dict[str, Any], subscription_id: int) -> 
     return subscriptions.change_subscription_quantity(
         get_session(), subscription_id, actor=current_actor(), **data
     )
+
+
+# --- Framework markets and margins ------------------------------------------------------
+
+
+@api_bp.route("/markets/consumption", methods=["GET"])
+@api_bp.arguments(ConsumptionQuerySchema, location="query")
+@api_bp.response(200, LotConsumptionSchema(many=True))
+@allow(*STAFF_ONLY)
+def list_market_consumption(args: dict[str, Any]) -> Any:
+    """What approved orders committed of each market lot's yearly ceiling, in a year."""
+    return markets.lot_consumption(get_session(), year=args["year"])
+
+
+@api_bp.route("/margin-truth", methods=["GET"])
+@api_bp.arguments(MarginTruthQuerySchema, location="query")
+@api_bp.response(200, MarginTruthSchema)
+@allow(*STAFF_ONLY)
+def margin_truth(args: dict[str, Any]) -> Any:
+    """Wholesaler lines whose margin on the supplier's invoices differs from the deliberated
+    family rate, beyond the rounding of prices to the cent."""
+    return margins.margin_truth(get_session(), actor=current_actor(), **args)

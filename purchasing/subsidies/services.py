@@ -81,27 +81,33 @@ from purchasing.subsidies.models import (
     programme_products,
 )
 from purchasing.subsidies.rules import line_aid, reversible_on
+from purchasing.totals import document_totals
 from purchasing.unit_of_work import transaction
 
 __all__ = [
     "PROGRAMME_FIELDS",
     "AidAllocation",
     "AidAlreadyAllocated",
+    "AidEstimate",
     "AidGrant",
     "AidRequest",
     "CreditExceedsAidedLine",
     "LoadSummary",
     "MoneySettingsFrozen",
+    "PricedLine",
+    "ProgrammeOverview",
     "ProgrammeStatement",
     "ReceiptExceedsGrant",
     "ReversalExceedsReceipts",
     "ReversalExceedsShare",
     "allocate_aid",
     "create_programme",
+    "estimate_aid",
     "get_programme",
     "give_back_aid",
     "list_programmes",
     "load_programme",
+    "programme_overviews",
     "programme_statement",
     "record_receipt",
     "record_reversal",
@@ -797,6 +803,117 @@ def _announce_exhaustion(
     )
 
 
+# --- Aid estimates (before ordering) ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PricedLine:
+    """A line priced but not invoiced (a catalogue price, a line in a cart)."""
+
+    key: int
+    product_id: int
+    subsidy_eligible: bool
+    quantity: Decimal
+    #: Amount excl. VAT before any aid, rounded to the cent.
+    gross_amount: Decimal
+    vat_rate: Decimal
+
+
+@dataclass(frozen=True)
+class AidEstimate:
+    """The aid a line would get if it were invoiced on the day asked, and what is left to
+    pay. An estimate, not a promise: aid is taken from the envelope when the invoice is
+    issued, and only as long as the envelope lasts."""
+
+    key: int
+    programme_code: str
+    #: "FEDER-MC-2024 Mairie connectée"
+    label: str
+    amount: Decimal
+    #: The line's amount excl. VAT less the aid.
+    amount_after_aid: Decimal
+    #: What the member pays for the line, VAT included, once the aid is deducted: the
+    #: full price's VAT less the aid (price complement), or VAT on the reduced price.
+    amount_due: Decimal
+    aid_in_vat_base: bool
+
+
+def estimate_aid(
+    session: Session, *, member_id: int, on: date, lines: Sequence[PricedLine]
+) -> dict[int, AidEstimate]:
+    """The aid each line would get for the member on day ``on``, by line key; a line
+    without aid is left out. Reads only: nothing is locked or consumed.
+
+    The programmes are chosen as :func:`allocate_aid` chooses them (in force on ``on``,
+    admitting the member, listing the product, by period start then id, one VAT
+    treatment), and the lines together never get more than what remains of an envelope.
+    """
+    asking = sorted(
+        (
+            line
+            for line in lines
+            if line.subsidy_eligible and line.quantity > 0 and line.gross_amount > 0
+        ),
+        key=lambda line: line.key,
+    )
+    if not asking:
+        return {}
+    member = session.get(Member, member_id)
+    if member is None:
+        raise NotFound(f"no member with id {member_id}", field="member_id")
+    listed = session.execute(
+        select(SubsidyProgramme, programme_products.c.product_id)
+        .join(programme_products, SubsidyProgramme.id == programme_products.c.programme_id)
+        .where(
+            programme_products.c.product_id.in_({line.product_id for line in asking}),
+            SubsidyProgramme.period_start <= on,
+            SubsidyProgramme.period_end >= on,
+        )
+    ).all()
+    products_of: dict[int, set[int]] = defaultdict(set)
+    programmes: dict[int, SubsidyProgramme] = {}
+    for programme, product_id in listed:
+        if programme.eligibility.admits(kind=member.kind, population=member.population):
+            products_of[programme.id].add(product_id)
+            programmes[programme.id] = programme
+    candidates = sorted(programmes.values(), key=lambda p: (p.period_start, p.id))
+    remaining = {programme.id: programme.remaining for programme in candidates}
+
+    treatment: bool | None = None
+    estimates: dict[int, AidEstimate] = {}
+    for line in asking:
+        for programme in candidates:
+            if line.product_id not in products_of[programme.id]:
+                continue
+            if treatment is not None and programme.aid_in_vat_base is not treatment:
+                continue
+            aid = min(
+                line_aid(
+                    programme.aid_rule, quantity=line.quantity, gross_amount=line.gross_amount
+                ),
+                remaining[programme.id],
+            )
+            if aid <= 0:
+                continue
+            treatment = programme.aid_in_vat_base
+            remaining[programme.id] -= aid
+            if treatment:
+                due = document_totals([(line.gross_amount, line.vat_rate)]).total_incl_vat - aid
+            else:
+                due = document_totals([(line.gross_amount - aid, line.vat_rate)]).total_incl_vat
+            estimates[line.key] = AidEstimate(
+                key=line.key,
+                programme_code=programme.code,
+                label=programme.aid_label,
+                amount=aid,
+                amount_after_aid=line.gross_amount - aid,
+                amount_due=due,
+                aid_in_vat_base=treatment,
+            )
+            break
+    return estimates
+
+
 # --- Grant money: receipts and reversals ------------------------------------------------
 
 
@@ -1294,3 +1411,41 @@ def _recorded_otherwise(kind: str, position: int, reference: str) -> Conflict:
         "(record a correcting one under a new reference)",
         field=f"{kind}[{position}]",
     )
+
+
+# --- Reading for the pages --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProgrammeOverview:
+    """A programme and the grant money moved on it so far."""
+
+    programme: SubsidyProgramme
+    received: Decimal
+    reversed: Decimal
+
+
+def programme_overviews(session: Session) -> list[ProgrammeOverview]:
+    """Every programme (as :func:`list_programmes`) with what was received and reversed."""
+    received = dict(
+        session.execute(
+            select(SubsidyReceipt.programme_id, func.sum(SubsidyReceipt.amount)).group_by(
+                SubsidyReceipt.programme_id
+            )
+        ).all()
+    )
+    reversed_ = dict(
+        session.execute(
+            select(SubsidyReversal.programme_id, func.sum(SubsidyReversal.amount)).group_by(
+                SubsidyReversal.programme_id
+            )
+        ).all()
+    )
+    return [
+        ProgrammeOverview(
+            programme=programme,
+            received=round_cents(received.get(programme.id, ZERO)),
+            reversed=round_cents(reversed_.get(programme.id, ZERO)),
+        )
+        for programme in list_programmes(session)
+    ]

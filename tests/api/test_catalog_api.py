@@ -6,11 +6,14 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import func, select
 
+from purchasing.catalog.models import PriceVersion
 from purchasing.catalog.services import price_on
 from tests.factories import make_family, make_product, make_supplier
 
-STAFF_ONLY_PRICE_FIELDS = {"supplier_cost", "setup_fee_cost", "margin_rate", "note"}
+STAFF_ONLY_PRICE_FIELDS = {"supplier_cost", "setup_fee_cost", "margin_rate", "note", "status"}
+DELIBERATION = {"reference": "2025-38", "date": "2025-12-09"}
 
 
 @pytest.fixture
@@ -43,7 +46,9 @@ def test_staff_see_family_margins_and_accounts(api_as, camera):
         "code": "video_protection",
         "name": "Vidéoprotection",
         "purchase_mode": "wholesaler",
+        "service_domain": "video_protection",
         "margin_rate": "0.0162",
+        "margin_deliberation": {"reference": "T-2024-50", "date": "2024-12-10"},
         "sales_account": "7062",
         "purchase_account": "6042",
     }
@@ -53,7 +58,12 @@ def test_members_see_families_without_margins(api_as, camera):
     response = api_as("member").get("/catalog/families")
     assert response.status_code == 200
     assert response.json == [
-        {"code": "video_protection", "name": "Vidéoprotection", "purchase_mode": "wholesaler"}
+        {
+            "code": "video_protection",
+            "name": "Vidéoprotection",
+            "purchase_mode": "wholesaler",
+            "service_domain": "video_protection",
+        }
     ]
 
 
@@ -74,6 +84,9 @@ def test_members_list_products_with_their_price_but_no_cost(api_as, camera):
     assert item["supplier"] == {"code": "VIGIE", "name": "Vigie Systèmes Vidéo"}
     assert item["vat_rate"] == "0.2000"
     assert item["price"]["sale_price"] == "487.78"
+    assert item["price"]["deliberation"] == {"reference": "T-2024-50", "date": "2024-12-10"}
+    assert item["market"]["reference"] == camera.lot.reference
+    assert item["market"]["market_end_date"] == "2099-12-31"
     assert not STAFF_ONLY_PRICE_FIELDS & set(item["price"])
     assert "margin_rate" not in item["family"]
     assert "sales_account" not in item
@@ -112,9 +125,20 @@ def test_bad_product_queries_are_refused_naming_the_field(api_as, camera, query,
 
 
 def test_a_product_shows_all_its_versions(api_as, session, camera):
-    api_as("purchasing").post(
+    purchasing = api_as("purchasing")
+    purchasing.post(
         "/catalog/products/VID-CAM-DOME/prices",
-        json={"valid_from": "2026-01-01", "supplier_cost": "495.00", "note": "Révision"},
+        json={
+            "valid_from": "2026-01-01",
+            "supplier_cost": "495.00",
+            "note": "Révision",
+            "deliberation": DELIBERATION,
+        },
+    )
+    # A draft for 2027, awaiting its vote: staff see it, members do not.
+    purchasing.post(
+        "/catalog/products/VID-CAM-DOME/prices",
+        json={"valid_from": "2027-01-01", "supplier_cost": "510.00", "draft": True},
     )
     response = api_as("member").get("/catalog/products/VID-CAM-DOME?on=2026-02-01")
     assert response.status_code == 200
@@ -126,9 +150,14 @@ def test_a_product_shows_all_its_versions(api_as, session, camera):
         ("2026-01-01", None, "503.02"),
     ]
     assert all(not STAFF_ONLY_PRICE_FIELDS & set(v) for v in body["price_versions"])
+    assert body["price_versions"][1]["deliberation"] == DELIBERATION
 
     staff_view = api_as("auditor").get("/catalog/products/VID-CAM-DOME").json
-    assert [v["note"] for v in staff_view["price_versions"]] == ["", "Révision"]
+    assert [(v["note"], v["status"]) for v in staff_view["price_versions"]] == [
+        ("", "active"),
+        ("Révision", "active"),
+        ("", "draft"),
+    ]
 
 
 def test_an_unknown_product_is_404(api_as):
@@ -143,10 +172,16 @@ def test_an_unknown_product_is_404(api_as):
 def test_purchasing_staff_add_a_price_version(api_as, session, camera):
     response = api_as("purchasing").post(
         "/catalog/products/VID-CAM-DOME/prices",
-        json={"valid_from": "2026-01-01", "supplier_cost": "495.00", "sale_price": "510.00"},
+        json={
+            "valid_from": "2026-01-01",
+            "supplier_cost": "495.00",
+            "sale_price": "510.00",
+            "deliberation": "2025-38 du 09/12/2025",
+        },
     )
     assert response.status_code == 201
     assert response.json["sale_price"] == "510.00"
+    assert (response.json["status"], response.json["deliberation"]) == ("active", DELIBERATION)
     assert response.json["sale_price_is_explicit"] is True
     assert response.json["margin_rate"] == "0.0162"
     assert price_on(session, camera.id, date(2026, 1, 1)).sale_price == Decimal("510.00")
@@ -155,19 +190,23 @@ def test_purchasing_staff_add_a_price_version(api_as, session, camera):
 def test_an_overlapping_price_version_is_refused_with_409(api_as, session, camera):
     response = api_as("admin").post(
         "/catalog/products/VID-CAM-DOME/prices",
-        json={"valid_from": "2025-12-01", "supplier_cost": "495.00"},
+        json={"valid_from": "2025-12-01", "supplier_cost": "495.00", "deliberation": DELIBERATION},
     )
     assert response.status_code == 409
     assert list(response.json["errors"]["json"]) == ["valid_from"]
     assert len(camera.price_versions) == 1
 
 
-NEW_PRICE = {"valid_from": "2026-01-01", "supplier_cost": "495.00"}
+NEW_PRICE = {"valid_from": "2026-01-01", "supplier_cost": "495.00", "deliberation": DELIBERATION}
 
 
 @pytest.mark.parametrize(
     ("body", "field"),
     [
+        ({"valid_from": "2026-01-01", "supplier_cost": "495.00"}, "deliberation"),
+        (NEW_PRICE | {"deliberation": "2025-38"}, "deliberation"),
+        (NEW_PRICE | {"deliberation": {"reference": "2025-38"}}, "deliberation"),
+        (NEW_PRICE | {"deliberation": {"reference": "", "date": "2025-12-09"}}, "deliberation"),
         (NEW_PRICE | {"supplier_cost": 495.5}, "supplier_cost"),
         (NEW_PRICE | {"supplier_cost": "495.005"}, "supplier_cost"),
         ({"valid_from": "2026-01-01"}, "supplier_cost"),
@@ -176,10 +215,11 @@ NEW_PRICE = {"valid_from": "2026-01-01", "supplier_cost": "495.00"}
         (NEW_PRICE | {"setup_fee_cost": "1.00"}, "setup_fee_cost"),
     ],
 )
-def test_bad_prices_are_refused_naming_the_field(api_as, camera, body, field):
+def test_bad_prices_are_refused_naming_the_field(api_as, session, camera, body, field):
     response = api_as("purchasing").post("/catalog/products/VID-CAM-DOME/prices", json=body)
     assert response.status_code == 422
     assert list(response.json["errors"]["json"]) == [field]
+    assert session.scalar(select(func.count()).select_from(PriceVersion)) == 1
 
 
 @pytest.mark.parametrize("role", ["finance", "auditor", "member"])

@@ -28,6 +28,7 @@ CONVENTION = {
 PEER_SCHEDULE = {
     "valid_from_year": 2025,
     "deliberation_reference": "CS-2025-03",
+    "deliberation_date": "2024-12-10",
     "bands": [
         {"population_min": 0, "population_max": 9999, "amount": "0"},
         {"population_min": 10000, "population_max": 49999, "amount": "400"},
@@ -262,6 +263,9 @@ class TestAdhesionFees:
         assert created.status_code == 201
         assert [band["amount"] for band in created.json] == ["0.00", "400.00", "30000.00"]
         assert created.json[-1]["population_max"] is None
+        assert {(b["deliberation_reference"], b["deliberation_date"]) for b in created.json} == {
+            ("CS-2025-03", "2024-12-10")
+        }
 
         listed = api_as("finance").get("/adhesion-fees?year=2026")
         assert listed.status_code == 200
@@ -287,6 +291,13 @@ class TestAdhesionFees:
         assert response.status_code == 422
         assert field_errors(response) == {"bands": {"0": {"amount": ["at most 2 decimal places"]}}}
 
+    def test_a_schedule_without_the_date_of_its_deliberation_is_refused(self, api_as):
+        schedule = {k: v for k, v in PEER_SCHEDULE.items() if k != "deliberation_date"}
+        response = api_as("admin").post("/adhesion-fees", json=schedule)
+        assert response.status_code == 422
+        assert field_errors(response) == {"deliberation_date": ["Missing data for required field."]}
+        assert api_as("admin").get("/adhesion-fees").json == []
+
     def test_only_admins_set_the_schedule(self, api_as):
         assert api_as("purchasing").post("/adhesion-fees", json=PEER_SCHEDULE).status_code == 403
 
@@ -303,6 +314,8 @@ def test_every_members_endpoint_is_in_the_openapi_document(client):
         "/api/v1/members/{member_id}/adhesion/activate",
         "/api/v1/members/{member_id}/adhesion/suspend",
         "/api/v1/members/{member_id}/adhesion/withdraw",
+        "/api/v1/members/{member_id}/service-domains",
+        "/api/v1/members/{member_id}/service-domains/{domain}/leave",
         "/api/v1/adhesion-fees",
     } <= set(paths)
     amount = client.get("/api/v1/openapi.json").json["components"]["schemas"]["FeeBand"]

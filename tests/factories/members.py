@@ -1,15 +1,24 @@
-"""Members for tests: valid, distinct and, unless told otherwise, allowed to order."""
+"""Members for tests: valid, distinct and, unless told otherwise, allowed to order, in
+every service domain."""
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
 from sqlalchemy.orm import Session
 from stdnum import luhn
 
-from purchasing.members.models import Adhesion, AdhesionStatus, Member, MemberKind
+from purchasing.catalog.models import ServiceDomain
+from purchasing.members.models import (
+    Adhesion,
+    AdhesionStatus,
+    Member,
+    MemberKind,
+    MemberServiceDomain,
+)
 
 _seq = itertools.count(1)
 
@@ -34,12 +43,15 @@ def make_member(
     *,
     adhesion_status: AdhesionStatus | str | None = AdhesionStatus.ACTIVE,
     adhesion_start: date = START_DATE,
+    service_domains: Iterable[ServiceDomain | str] = tuple(ServiceDomain),
     **overrides: Any,
 ) -> Member:
     """A persisted member; its adhesion is active since 2023-03-01 unless told otherwise.
 
     ``adhesion_status=None`` gives a member without any adhesion; any other status is
-    reached through the adhesion's own transitions. Any ``Member`` field may be overridden.
+    reached through the adhesion's own transitions. The member is in every service domain
+    from the start of its adhesion (2023-03-01 at the latest), unless ``service_domains``
+    names the ones it joined (``()``: none). Any ``Member`` field may be overridden.
     """
     n = next(_seq)
     kind = MemberKind(overrides.get("kind", MemberKind.COMMUNE))
@@ -61,7 +73,17 @@ def make_member(
     member = Member(**values)
     if adhesion_status is not None:
         _give_adhesion(member, AdhesionStatus(adhesion_status), start=adhesion_start, n=n)
-    session.add(member)  # with its adhesion
+    joined_on = min(adhesion_start, START_DATE)
+    for domain in service_domains:
+        member.service_domains.append(
+            MemberServiceDomain(
+                domain=ServiceDomain(domain),
+                start_date=joined_on,
+                deliberation_reference=f"DEL-TEST-{n:04d}-D",
+                deliberation_date=min(joined_on, DELIBERATION_DATE),
+            )
+        )
+    session.add(member)  # with its adhesion and domains
     session.commit()
     return member
 

@@ -16,14 +16,25 @@ from sqlalchemy.orm import Session
 from purchasing.audit.models import AuditRecord
 from purchasing.catalog import services
 from purchasing.catalog.cli import catalog as catalog_command
+from purchasing.catalog.deliberations import Deliberation
 from purchasing.catalog.loader import load_catalog
-from purchasing.catalog.models import Account, PriceVersion, Product, ProductFamily, Supplier
+from purchasing.catalog.models import (
+    Account,
+    Market,
+    MarketLot,
+    PriceVersion,
+    PriceVersionStatus,
+    Product,
+    ProductFamily,
+    ServiceDomain,
+    Supplier,
+)
 from purchasing.catalog.pricing import PurchaseMode
 from purchasing.config import PROJECT_ROOT
 from purchasing.errors import ImportRefused
 
 SHIPPED = PROJECT_ROOT / "catalog"
-TABLES = (Account, ProductFamily, Supplier, Product, PriceVersion, AuditRecord)
+TABLES = (Account, ProductFamily, Supplier, Market, MarketLot, Product, PriceVersion, AuditRecord)
 
 #: Every family and module DESIGN.md names, as SKUs of the shipped catalogue.
 DESIGN_MODULES = {
@@ -74,10 +85,14 @@ FILES = {
             margin_rate: 0.0538
             sales_account: "7062"
             purchase_account: "6042"
+            service_domain: mairie_connectee
+            margin_deliberation: "2024-17 du 12/03/2024"
           - code: telecom
             name: Télécommunications
             purchase_mode: intermediary
             margin_rate: 0
+            service_domain: telecom
+            margin_deliberation: "2024-17 du 12/03/2024"
         """,
     "suppliers.yaml": """\
         suppliers:
@@ -88,6 +103,21 @@ FILES = {
             postal_code: "59300"
             city: Valenciennes
             email: contact@hpn.example
+        """,
+    "markets.yaml": """\
+        markets:
+          - number: MAR-2024-02
+            title: Mairie Connectée
+            start_date: 2024-09-01
+            end_date: 2028-08-31
+            lots:
+              - number: "1"
+                title: Présence en ligne
+                supplier: HPN
+                yearly_ceiling: 150000.00
+              - number: "2"
+                title: Collaboration
+                supplier: HPN
         """,
     "products/digital.yaml": """\
         products:
@@ -104,8 +134,10 @@ FILES = {
               - valid_from: 2025-01-01
                 valid_to: 2025-12-31
                 supplier_cost: 3.20
+                deliberation: "2024-41 du 10/12/2024"
               - valid_from: 2026-01-01
                 supplier_cost: 3.40
+                deliberation: "2025-38 du 09/12/2025"
         """,
 }
 
@@ -228,6 +260,8 @@ def test_a_margin_change_reprices_new_versions_only_and_warns(session, catalog_d
     _edit(catalog_dir, "families.yaml", "margin_rate: 0.0538", "margin_rate: 0.1000")
     _edit(catalog_dir, "products/digital.yaml", "supplier_cost: 3.40\n", "supplier_cost: 3.40\n"
           "      - valid_from: 2027-01-01\n        supplier_cost: 3.40\n")  # fmt: skip
+    _edit(catalog_dir, "products/digital.yaml", "supplier_cost: 3.40\n", "supplier_cost: 3.40\n"
+          '        deliberation: "2026-40 du 08/12/2026"\n')  # fmt: skip
     _edit(catalog_dir, "products/digital.yaml", "- valid_from: 2026-01-01\n",
           "- valid_from: 2026-01-01\n        valid_to: 2026-12-31\n")  # fmt: skip
 
@@ -240,7 +274,7 @@ def test_a_margin_change_reprices_new_versions_only_and_warns(session, catalog_d
 
 def test_a_directory_with_only_products_may_refer_to_recorded_families(session, catalog_dir):
     load_catalog(session, catalog_dir, loaded_by=None)
-    for name in ("accounts.yaml", "families.yaml", "suppliers.yaml"):
+    for name in ("accounts.yaml", "families.yaml", "suppliers.yaml", "markets.yaml"):
         (catalog_dir / name).unlink()
     _edit(catalog_dir, "products/digital.yaml", "name: Boîte de messagerie", "name: Messagerie")
 
@@ -308,6 +342,7 @@ def test_a_siret_already_held_by_another_supplier_is_refused(session, catalog_di
     load_catalog(session, catalog_dir, loaded_by=None)
     _edit(catalog_dir, "suppliers.yaml", "code: HPN", "code: HPN-BIS")
     _edit(catalog_dir, "products/digital.yaml", "supplier: HPN", "supplier: HPN-BIS")
+    _edit(catalog_dir, "markets.yaml", "supplier: HPN", "supplier: HPN-BIS")
     assert _refusal(session, catalog_dir) == [
         "suppliers.yaml: HPN-BIS: siret: also the SIRET of supplier HPN"
     ]
@@ -340,7 +375,8 @@ def test_a_version_overlapping_one_recorded_since_is_refused(session, catalog_di
         catalog_dir,
         "products/digital.yaml",
         FILES["products/digital.yaml"].split("                valid_to: 2025-12-31\n")[0]
-        + "                supplier_cost: 3.20\n",
+        + "                supplier_cost: 3.20\n"
+        + '                deliberation: "2024-41 du 10/12/2024"\n',
     )
     load_catalog(session, catalog_dir, loaded_by=None)
     # Staff add a 2026 price through the API: the open 2025 version is closed on 2025-12-31.
@@ -349,6 +385,7 @@ def test_a_version_overlapping_one_recorded_since_is_refused(session, catalog_di
         "MC-MAIL",
         valid_from=date(2026, 1, 1),
         supplier_cost=Decimal("3.40"),
+        deliberation=Deliberation("2025-38", date(2025, 12, 9)),
         added_by=None,
     )
 
@@ -431,8 +468,8 @@ def test_a_duplicate_sku_across_files_is_refused(session, catalog_dir):
 def test_an_unexpected_file_is_refused(session, catalog_dir):
     _write(catalog_dir, "produits.yaml", "products: []\n")
     assert _refusal(session, catalog_dir) == [
-        "produits.yaml: unexpected file: "
-        "expected accounts.yaml, families.yaml, suppliers.yaml or products/*.yaml"
+        "produits.yaml: unexpected file: expected accounts.yaml, families.yaml, "
+        "suppliers.yaml, markets.yaml or products/*.yaml"
     ]
 
 
@@ -464,3 +501,202 @@ def test_a_failure_while_writing_leaves_nothing_behind(session, catalog_dir, mon
 def test_a_missing_directory_is_refused(session, tmp_path):
     with pytest.raises(ImportRefused, match="nothing imported"):
         load_catalog(session, tmp_path / "nowhere", loaded_by=None)
+
+
+# --- markets, lots and deliberations ----------------------------------------------------
+
+
+def test_the_shipped_catalogue_buys_every_product_under_a_lot_of_its_supplier(session):
+    load_catalog(session, SHIPPED, loaded_by=None)
+
+    products = session.scalars(select(Product)).all()
+    assert all(p.lot is not None and p.lot.supplier_id == p.supplier_id for p in products)
+    assert all(p.market_reference == p.lot.reference for p in products)
+    markets = {m.number: m for m in session.scalars(select(Market))}
+    assert len(markets) == 5
+    assert session.scalar(select(func.count()).select_from(MarketLot)) == 12
+    # Every sample price is in force on some day of its market.
+    assert all(p.lot.market.start_date <= date(2025, 1, 1) for p in products)
+
+
+def test_the_shipped_tariffs_carry_their_deliberations(session):
+    load_catalog(session, SHIPPED, loaded_by=None)
+
+    families = session.scalars(select(ProductFamily)).all()
+    assert {f.code: f.service_domain.value for f in families} == {
+        code: code for code in ServiceDomain
+    }
+    assert {f.margin_deliberation for f in families} == {Deliberation("2024-17", date(2024, 3, 12))}
+    versions = session.scalars(select(PriceVersion)).all()
+    assert {v.status for v in versions} == {PriceVersionStatus.ACTIVE}
+    assert {(v.valid_from, str(v.deliberation)) for v in versions} == {
+        (date(2025, 1, 1), "2024-41 du 10/12/2024"),
+        (date(2026, 1, 1), "2025-38 du 09/12/2025"),
+    }
+
+
+def test_a_loaded_product_is_attached_to_its_lot_and_its_prices_are_in_force(session, catalog_dir):
+    load_catalog(session, catalog_dir, loaded_by=None)
+
+    mail = services.get_product(session, "MC-MAIL")
+    assert (mail.lot.reference, mail.lot.yearly_ceiling) == (
+        "MAR-2024-02 lot 1",
+        Decimal("150000.00"),
+    )
+    assert mail.lot.market.end_date == date(2028, 8, 31)
+    quote = services.price_on(session, mail.id, date(2026, 3, 1))
+    assert (quote.deliberation, quote.lot_id) == (
+        Deliberation("2025-38", date(2025, 12, 9)),
+        mail.lot_id,
+    )
+
+
+def test_a_price_without_its_deliberation_is_refused(session, catalog_dir):
+    _edit(
+        catalog_dir,
+        "products/digital.yaml",
+        '        deliberation: "2025-38 du 09/12/2025"\n',
+        "",
+    )
+    assert _refusal(session, catalog_dir) == [
+        "products/digital.yaml: MC-MAIL: prices[2].deliberation: required: the deliberation "
+        'that set these prices, "2024-17 du 12/03/2024"'
+    ]
+
+
+def test_a_family_without_its_domain_or_margin_deliberation_is_refused(session, catalog_dir):
+    _edit(catalog_dir, "families.yaml", "    service_domain: mairie_connectee\n", "")
+    _edit(
+        catalog_dir,
+        "families.yaml",
+        '    margin_deliberation: "2024-17 du 12/03/2024"\n',
+        "",
+    )
+    assert _refusal(session, catalog_dir) == [
+        "families.yaml: digital: service_domain: "
+        "required: the service domain a member joins to order the family's items",
+        "families.yaml: digital: margin_deliberation: "
+        'required: the deliberation setting the margin rate, "2024-17 du 12/03/2024"',
+    ]
+
+
+@pytest.mark.parametrize(
+    ("written", "message"),
+    [
+        ('"2024-17 12/03/2024"', 'write the reference, then " du " and the date'),
+        ('"2024-17 du 31/02/2024"', "no such date: 31/02/2024"),
+        ("{reference: 2024-17}", "a deliberation:"),
+    ],
+)
+def test_a_deliberation_not_cited_as_acts_are_is_refused(session, catalog_dir, written, message):
+    _edit(catalog_dir, "families.yaml", '"2024-17 du 12/03/2024"', written)
+    [problem] = _refusal(session, catalog_dir)
+    assert problem.startswith("families.yaml: digital: margin_deliberation: ")
+    assert message in problem
+
+
+def test_a_deliberation_cited_with_two_dates_is_refused(session, catalog_dir):
+    _edit(catalog_dir, "products/digital.yaml", "2025-38 du 09/12/2025", "2024-41 du 11/12/2024")
+    assert _refusal(session, catalog_dir) == [
+        "products/digital.yaml: MC-MAIL: prices[1].deliberation: deliberation 2024-41: "
+        "cited in the files with different dates (2024-12-10, 2024-12-11)",
+        "products/digital.yaml: MC-MAIL: prices[2].deliberation: deliberation 2024-41: "
+        "cited in the files with different dates (2024-12-10, 2024-12-11)",
+    ]
+
+
+def test_a_deliberation_recorded_with_another_date_is_refused(session, catalog_dir):
+    load_catalog(session, catalog_dir, loaded_by=None)
+    for _family in ("digital", "telecom"):
+        _edit(catalog_dir, "families.yaml", '"2024-17 du 12/03/2024"', '"2024-17 du 13/03/2024"')
+    assert _refusal(session, catalog_dir) == [
+        f"families.yaml: {family}: margin_deliberation: deliberation 2024-17: "
+        "recorded in the database as adopted on 2024-03-12"
+        for family in ("digital", "telecom")
+    ]
+
+
+def test_a_product_of_an_unknown_lot_is_refused(session, catalog_dir):
+    _edit(catalog_dir, "products/digital.yaml", "MAR-2024-02 lot 1", "MAR-2024-02 lot 9")
+    assert _refusal(session, catalog_dir) == [
+        "products/digital.yaml: MC-MAIL: market_reference: "
+        "no lot 9 of market MAR-2024-02 in markets.yaml nor in the database"
+    ]
+
+
+def test_a_market_reference_not_naming_a_lot_is_refused(session, catalog_dir):
+    _edit(catalog_dir, "products/digital.yaml", "MAR-2024-02 lot 1", "MAR-2024-02 (lot 1)")
+    assert _refusal(session, catalog_dir) == [
+        "products/digital.yaml: MC-MAIL: market_reference: "
+        'the market number, " lot ", the lot number: "MAR-2023-01 lot 2"'
+    ]
+
+
+def test_a_product_of_another_suppliers_lot_is_refused(session, catalog_dir):
+    hpn = textwrap.dedent(FILES["suppliers.yaml"])
+    nordlink = hpn.split("suppliers:\n")[1].replace("code: HPN", "code: NORDLINK")
+    _write(
+        catalog_dir, "suppliers.yaml", hpn + nordlink.replace("88460513000126", "81245367800243")
+    )
+    _edit(catalog_dir, "markets.yaml", "supplier: HPN", "supplier: NORDLINK")
+    assert _refusal(session, catalog_dir) == [
+        "products/digital.yaml: MC-MAIL: supplier: MAR-2024-02 lot 1 is held by NORDLINK: "
+        "an item is bought from its lot's holder"
+    ]
+
+
+def test_bad_markets_are_refused_naming_the_lot_and_field(session, catalog_dir):
+    _edit(catalog_dir, "markets.yaml", "end_date: 2028-08-31", "end_date: 2024-08-31")
+    _edit(catalog_dir, "markets.yaml", "yearly_ceiling: 150000.00", "yearly_ceiling: 0")
+    assert _refusal(session, catalog_dir) == [
+        "markets.yaml: MAR-2024-02: lots[1].yearly_ceiling: more than 0, or left out for no "
+        "ceiling",
+    ]
+    _edit(catalog_dir, "markets.yaml", "yearly_ceiling: 0", "yearly_ceiling: 10.00")
+    _edit(catalog_dir, "markets.yaml", "supplier: HPN", "supplier: NOBODY")
+    assert _refusal(session, catalog_dir) == [
+        "markets.yaml: MAR-2024-02: end_date: must not be before start_date",
+    ]
+    _edit(catalog_dir, "markets.yaml", "end_date: 2024-08-31", "end_date: 2028-08-31")
+    _edit(catalog_dir, "markets.yaml", 'number: "2"', 'number: "1"')
+    assert _refusal(session, catalog_dir) == ["markets.yaml: MAR-2024-02: lots: lot 1 given twice"]
+    _edit(
+        catalog_dir,
+        "markets.yaml",
+        'number: "1"\n        title: Collaboration',
+        'number: "2"\n        title: Collaboration',
+    )
+    assert _refusal(session, catalog_dir) == [
+        "markets.yaml: MAR-2024-02: lots[1].supplier: "
+        "no supplier 'NOBODY' in suppliers.yaml nor in the database"
+    ]
+
+
+def test_a_draft_recorded_through_the_api_is_put_in_force_by_the_file(session, catalog_dir):
+    text = FILES["products/digital.yaml"]
+    _write(
+        catalog_dir,
+        "products/digital.yaml",
+        text.split("              - valid_from: 2026-01-01")[0],
+    )
+    load_catalog(session, catalog_dir, loaded_by=None)
+    draft = services.add_price_version(
+        session, "MC-MAIL", valid_from=date(2026, 1, 1), supplier_cost=Decimal("3.40"),
+        draft=True, added_by=None,
+    )  # fmt: skip
+    assert (
+        services.price_on(session, draft.product_id, date(2026, 3, 1)).supplier_cost
+        == Decimal("3.20")
+        if False
+        else draft.status is PriceVersionStatus.DRAFT
+    )
+    _write(catalog_dir, "products/digital.yaml", text)
+
+    summary = load_catalog(session, catalog_dir, loaded_by=None)
+
+    assert summary.counts["price_versions"].updated == 1
+    assert draft.status is PriceVersionStatus.ACTIVE
+    assert draft.deliberation == Deliberation("2025-38", date(2025, 12, 9))
+    assert (
+        services.price_on(session, draft.product_id, date(2026, 3, 1)).price_version_id == draft.id
+    )

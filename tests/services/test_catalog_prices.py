@@ -18,8 +18,9 @@ from purchasing.catalog.services import (
     get_product,
     price_on,
 )
-from purchasing.errors import ValidationFailed
+from purchasing.errors import Conflict, ValidationFailed
 from tests.factories import make_family, make_product, make_user
+from tests.factories.catalog import TARIFF_DELIBERATION as DELIB
 
 D = Decimal
 
@@ -35,7 +36,12 @@ def mailbox(session):
         valid_to=date(2025, 12, 31),
     )
     add_price_version(
-        session, "MC-MAIL", valid_from=date(2026, 1, 1), supplier_cost=D("3.40"), added_by=None
+        session,
+        "MC-MAIL",
+        valid_from=date(2026, 1, 1),
+        supplier_cost=D("3.40"),
+        deliberation=DELIB,
+        added_by=None,
     )
     return product
 
@@ -75,7 +81,12 @@ def test_the_version_in_force_on_boundary_days(session, mailbox, day, cost):
 def test_a_gap_between_versions_has_no_price(session):
     product = make_product(session, cost="10.00", valid_to=date(2025, 6, 30))
     add_price_version(
-        session, product.sku, valid_from=date(2025, 8, 1), supplier_cost=D("11"), added_by=None
+        session,
+        product.sku,
+        valid_from=date(2025, 8, 1),
+        supplier_cost=D("11"),
+        deliberation=DELIB,
+        added_by=None,
     )
     with pytest.raises(NoPriceInForce):
         price_on(session, product.id, date(2025, 7, 15))
@@ -88,7 +99,12 @@ def test_a_later_version_does_not_change_the_quote_of_an_earlier_date(session):
     before = price_on(session, product.id, ordered_on)
 
     add_price_version(
-        session, product.sku, valid_from=date(2026, 1, 1), supplier_cost=D("495.00"), added_by=None
+        session,
+        product.sku,
+        valid_from=date(2026, 1, 1),
+        supplier_cost=D("495.00"),
+        deliberation=DELIB,
+        added_by=None,
     )
 
     assert price_on(session, product.id, ordered_on) == before
@@ -150,6 +166,7 @@ def test_a_new_version_closes_the_open_one_on_the_eve(session):
         valid_from=date(2026, 3, 1),
         supplier_cost=D("104.00"),
         note="Révision annuelle",
+        deliberation=DELIB,
         added_by=user,
     )
 
@@ -158,18 +175,20 @@ def test_a_new_version_closes_the_open_one_on_the_eve(session):
     records = session.scalars(
         select(AuditRecord).where(AuditRecord.entity == "price_version").order_by(AuditRecord.id)
     ).all()
-    assert [(r.action, r.actor_id) for r in records] == [
-        ("price_version.closed", user.id),
-        ("price_version.created", user.id),
+    assert [(r.action, r.entity_id, r.actor_id) for r in records] == [
+        ("price_version.created", str(new.id), user.id),
+        ("price_version.closed", str(current.id), user.id),
+        ("price_version.activated", str(new.id), user.id),
     ]
-    assert records[0].after == {"valid_to": "2026-02-28"}
+    assert records[1].after == {"valid_to": "2026-02-28"}
+    assert records[2].after == {"status": "active"}
 
 
 def test_a_version_overlapping_a_closed_one_is_refused(session, mailbox):
     with pytest.raises(PriceVersionOverlap) as caught:
         add_price_version(
             session, "MC-MAIL", valid_from=date(2025, 6, 1), valid_to=date(2025, 6, 30),
-            supplier_cost=D("3.00"), added_by=None,
+            supplier_cost=D("3.00"), deliberation=DELIB, added_by=None,
         )  # fmt: skip
     assert list(caught.value.errors) == ["valid_from"]
     assert caught.value.status_code == 409
@@ -179,15 +198,25 @@ def test_a_version_overlapping_a_closed_one_is_refused(session, mailbox):
 def test_an_open_ended_version_before_a_later_one_is_refused(session, mailbox):
     with pytest.raises(PriceVersionOverlap):
         add_price_version(
-            session, "MC-MAIL", valid_from=date(2024, 1, 1), supplier_cost=D("3.00"), added_by=None
+            session,
+            "MC-MAIL",
+            valid_from=date(2024, 1, 1),
+            supplier_cost=D("3.00"),
+            deliberation=DELIB,
+            added_by=None,
         )
 
 
 def test_a_version_starting_the_same_day_is_refused(session):
     product = make_product(session)
-    with pytest.raises(PriceVersionOverlap):
+    with pytest.raises(Conflict, match="already starts on 2025-01-01"):
         add_price_version(
-            session, product.sku, valid_from=date(2025, 1, 1), supplier_cost=D("1"), added_by=None
+            session,
+            product.sku,
+            valid_from=date(2025, 1, 1),
+            supplier_cost=D("1"),
+            deliberation=DELIB,
+            added_by=None,
         )
 
 
@@ -196,7 +225,7 @@ def test_a_resale_below_cost_is_refused(session):
     with pytest.raises(ValidationFailed) as caught:
         add_price_version(
             session, product.sku, valid_from=date(2026, 1, 1), supplier_cost=D("100.00"),
-            sale_price=D("90.00"), added_by=None,
+            sale_price=D("90.00"), deliberation=DELIB, added_by=None,
         )  # fmt: skip
     assert list(caught.value.errors) == ["sale_price"]
     assert len(product.price_versions) == 1
@@ -208,7 +237,7 @@ def test_a_setup_fee_on_a_one_off_item_is_refused(session):
     with pytest.raises(ValidationFailed) as caught:
         add_price_version(
             session, product.sku, valid_from=date(2026, 1, 1), supplier_cost=D("100.00"),
-            setup_fee_cost=D("50.00"), added_by=None,
+            setup_fee_cost=D("50.00"), deliberation=DELIB, added_by=None,
         )  # fmt: skip
     assert list(caught.value.errors) == ["setup_fee_cost"]
 
@@ -216,5 +245,10 @@ def test_a_setup_fee_on_a_one_off_item_is_refused(session):
 def test_adding_prices_to_an_unknown_product_is_refused(session):
     with pytest.raises(ProductNotFound):
         add_price_version(
-            session, "NOPE", valid_from=date(2026, 1, 1), supplier_cost=D("1"), added_by=None
+            session,
+            "NOPE",
+            valid_from=date(2026, 1, 1),
+            supplier_cost=D("1"),
+            deliberation=DELIB,
+            added_by=None,
         )

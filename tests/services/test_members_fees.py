@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -32,6 +33,7 @@ def set_schedule(session, year: int, bands=PEER_BANDS, actor=None, reference="CS
         session,
         valid_from_year=year,
         deliberation_reference=reference,
+        deliberation_date=date(year - 1, 12, 10),
         bands=bands,
         actor=actor,
     )
@@ -120,3 +122,24 @@ def test_each_band_set_is_audited(session, admin):
     assert {(r.action, r.actor_id) for r in records} == {("adhesion_fee_band.created", admin.id)}
     assert records[-1].after["amount"] == "30000.00"
     assert records[-1].after["deliberation_reference"] == "CS-2025-03"
+
+
+def test_a_schedule_carries_the_reference_and_date_of_its_deliberation(session, admin):
+    bands = set_schedule(session, 2025, actor=admin)
+    assert {(b.deliberation_reference, b.deliberation_date) for b in bands} == {
+        ("CS-2025-03", date(2024, 12, 10))
+    }
+    assert str(bands[0].deliberation) == "CS-2025-03 du 10/12/2024"
+
+
+def test_a_schedule_without_the_date_of_its_deliberation_is_refused(session, admin):
+    with pytest.raises(ValidationFailed) as refused:
+        services.set_fee_schedule(
+            session,
+            valid_from_year=2025,
+            deliberation_reference="CS-2025-03",
+            bands=PEER_BANDS,
+            actor=admin,
+        )
+    assert list(refused.value.errors) == ["deliberation_date"]
+    assert session.scalar(select(func.count()).select_from(AdhesionFeeBand)) == 0

@@ -35,6 +35,7 @@ from purchasing.orders.models import (
 )
 from purchasing.orders.services import LineInput
 from tests.factories import make_member, make_order, make_product, make_user
+from tests.factories.catalog import TARIFF_DELIBERATION
 
 D = Decimal
 S = OrderStatus
@@ -165,12 +166,15 @@ class TestDrafts:
         order = make_order(session, member=member, lines=[(mailbox, 10)], order_date=ORDER_DATE)
         # New prices from before the order date (the price in force on that day changes),
         # then a later price list.
-        add_price_version(
-            session, "MC-MAIL", valid_from=date(2026, 1, 1), supplier_cost=D("5.00"), added_by=None
-        )
-        add_price_version(
-            session, "MC-MAIL", valid_from=date(2026, 6, 1), supplier_cost=D("9.00"), added_by=None
-        )
+        for valid_from, cost in ((date(2026, 1, 1), D("5.00")), (date(2026, 6, 1), D("9.00"))):
+            add_price_version(
+                session,
+                "MC-MAIL",
+                valid_from=valid_from,
+                supplier_cost=cost,
+                deliberation=TARIFF_DELIBERATION,
+                added_by=None,
+            )
         services.submit_order(session, order.id, actor=None)
         services.approve_order(session, order.id, actor=buyer)
 
@@ -629,6 +633,9 @@ class TestDeliveries:
             "vat_rate": "0.2000",
             "sales_account": "7062",
             "subsidy_eligible": False,
+            "deliberation_reference": "T-2024-50",
+            "deliberation_date": "2024-12-10",
+            "market_reference": camera.lot.reference,
         }
 
 

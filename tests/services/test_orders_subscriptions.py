@@ -102,6 +102,9 @@ def test_the_start_is_published_with_the_set_up_fee_due(session, subscription):
         "subsidy_eligible": True,
         "setup_fee_price": "305.60",
         "setup_fee_amount": "611.20",
+        "deliberation_reference": "T-2024-50",
+        "deliberation_date": "2024-12-10",
+        "market_reference": line.market_reference,
     }
 
 
