@@ -34,6 +34,22 @@ def load_config(overrides: dict | None = None) -> dict:
         },
         #: Days from issue to due date; 30 for public buyers (Code de la commande publique).
         "PAYMENT_DAYS": int(os.environ.get("PAYMENT_DAYS", "30")),
+        # Invoice PDFs and billing runs (see README, Performance).
+        #: "weasyprint" (the HTML templates) or "reportlab" (same content, much faster).
+        "INVOICE_RENDERER": os.environ.get("INVOICE_RENDERER", "weasyprint"),
+        #: Processes rendering a billing run's PDFs in parallel when it runs without
+        #: Celery; 1 renders them in the run's own process.
+        "INVOICE_RENDER_PROCESSES": int(
+            os.environ.get("INVOICE_RENDER_PROCESSES", str(os.cpu_count() or 1))
+        ),
+        #: Members a billing run invoices per transaction (and per progress step).
+        "BILLING_RUN_CHUNK": int(os.environ.get("BILLING_RUN_CHUNK", "50")),
+        #: With a broker, billing runs and their PDF rendering go to Celery workers
+        #: (``celery -A purchasing.celery_worker worker``); without, they run in-process.
+        "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL") or None,
+        "CELERY_RESULT_BACKEND": os.environ.get("CELERY_RESULT_BACKEND") or None,
+        #: Documents per rendering task sent to the Celery workers.
+        "CELERY_RENDER_CHUNK": int(os.environ.get("CELERY_RENDER_CHUNK", "10")),
         # flask-smorest / OpenAPI
         "API_TITLE": "Centrale API",
         "API_VERSION": "v1",
@@ -47,6 +63,16 @@ def load_config(overrides: dict | None = None) -> dict:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "1") == "1",
         "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "1") == "1",
+        # Sign-in throttling: failures within the window, per account and per client
+        # address (higher: a collectivity's agents often share one address).
+        "LOGIN_THROTTLE_WINDOW_MINUTES": int(os.environ.get("LOGIN_THROTTLE_WINDOW_MINUTES", "15")),
+        "LOGIN_THROTTLE_PER_ACCOUNT": int(os.environ.get("LOGIN_THROTTLE_PER_ACCOUNT", "5")),
+        "LOGIN_THROTTLE_PER_ADDRESS": int(os.environ.get("LOGIN_THROTTLE_PER_ADDRESS", "20")),
+        #: Reverse proxies in front of the service whose X-Forwarded-For gives the client
+        #: address (0: the address of the connection is the client's).
+        "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", "0")),
         "WTF_CSRF_TIME_LIMIT": None,
     }
     config.update(overrides or {})

@@ -79,7 +79,8 @@ class Invoice(Base):
     #: copied from the member at issue: the document keeps what it said
     buyer: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     engagement_number: Mapped[str | None] = mapped_column(String(50))
-    corrected_invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))
+    #: indexed: receivables and invoice pages look up the credit notes of each invoice
+    corrected_invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"), index=True)
     reason: Mapped[str] = mapped_column(Text, default="")
     total_net: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
     total_vat: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
@@ -219,10 +220,16 @@ class Payment(Base):
 class BillingRunStatus(enum.StrEnum):
     RUNNING = "running"
     COMPLETED = "completed"
+    #: stopped by an error (``error`` says which); running the period again completes it
+    FAILED = "failed"
 
 
 class BillingRun(Base):
-    """One monthly billing run. Running a period again resumes or completes it."""
+    """One monthly billing run. Running a period again resumes or completes it.
+
+    The row shows the run's progress while it goes on, committed as each group of members
+    is invoiced, so that another connection (the run's page) can follow it.
+    """
 
     __tablename__ = "billing_runs"
 
@@ -233,8 +240,13 @@ class BillingRun(Base):
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
     started_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: members to look at in this attempt, set when it starts
     members_total: Mapped[int] = mapped_column(default=0)
+    #: members of this attempt already invoiced (or found with nothing to invoice)
+    members_done: Mapped[int] = mapped_column(default=0, server_default="0")
     invoices_issued: Mapped[int] = mapped_column(default=0)
+    #: why the last attempt stopped, when its status is failed
+    error: Mapped[str | None] = mapped_column(Text)
     #: how many times the run was started for this period (resumed after an interruption)
     attempts: Mapped[int] = mapped_column(default=1)
 

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-_PERIOD = re.compile(r"^(?P<year>\d{4})-(?P<month>0[1-9]|1[0-2])$")
+_PERIOD = re.compile(r"^(?P<year>[1-9]\d{3})-(?P<month>0[1-9]|1[0-2])$")
 
 
 class InvalidPeriod(ValueError):

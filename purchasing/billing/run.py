@@ -7,11 +7,21 @@ stretch of constant quantity), set-up fees of commissioned items, and delivered 
 items. Members whose orders carry different engagement numbers get one invoice per
 engagement number, as Chorus Pro requires.
 
-Each member is invoiced in its own transaction, its row locked. What is invoiced is
-found from what is not yet invoiced, and a unique index allows one invoice line per
-subscription, period and stretch, so running a period twice invoices nothing twice, a
-run interrupted half-way is completed by running it again, and two runs of the same
-period at once (PostgreSQL) invoice each member once between them.
+Members are invoiced a group at a time (``BILLING_RUN_CHUNK``, 50 by default), each
+group in one transaction: their rows locked, what they owe found in a few queries, their
+invoices numbered, figured and posted to the outbox together, their PDFs rendered
+together (:mod:`.dispatch` spreads them over processes or Celery workers) and stored with
+their SHA-256, then committed with the run's progress. Numbers are taken inside that
+transaction, so the series stays without gaps: a group that fails gives its numbers back
+and nothing of it remains. What is invoiced is found from what is not yet invoiced, and a
+unique index allows one invoice line per subscription, period and stretch, so running a
+period twice invoices nothing twice, a run interrupted half-way is completed by running
+it again, and two runs of the same period at once (PostgreSQL) invoice each member once
+between them (a group's members are locked in id order, so they never deadlock).
+
+The run's row (:class:`~.models.BillingRun`) says how it goes while it goes: members to
+look at, members done (committed with each group), and ``failed`` with the error if an
+exception stopped it.
 
 Known limitation: a period once invoiced is never looked at again. A subscription
 terminated, or whose quantity changed, with effect inside a period already invoiced (a
@@ -22,18 +32,21 @@ the credit note (``services.create_credit_note``).
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 
 from purchasing.auth.roles import Actor
 from purchasing.billing import periods
+from purchasing.billing.document import InvoiceDocument
 from purchasing.billing.models import (
     SERIES,
     BillingRun,
@@ -43,16 +56,24 @@ from purchasing.billing.models import (
     InvoiceLine,
 )
 from purchasing.billing.periods import Period
-from purchasing.billing.services import issue
+from purchasing.billing.rendering import RenderedInvoice
+from purchasing.billing.services import PreparedIssue, Renderer, issue_invoices, prepare_issue
 from purchasing.billing.settings import BillingSettings
 from purchasing.catalog.pricing import Billing, PurchaseMode
 from purchasing.db import utcnow
-from purchasing.errors import ValidationFailed
+from purchasing.errors import NotFound, ValidationFailed
 from purchasing.fields import today_in_paris
 from purchasing.members.models import Member
 from purchasing.money import line_amount
 from purchasing.orders.models import Delivery, Order, OrderLine, Subscription
 from purchasing.unit_of_work import transaction
+
+logger = logging.getLogger(__name__)
+
+#: Members invoiced per transaction by default (``BILLING_RUN_CHUNK``): large enough for
+#: few round trips and PDFs rendered in parallel, small enough that a concurrent issuer
+#: waits a second or two for the number counter, and progress moves often.
+DEFAULT_CHUNK_MEMBERS = 50
 
 #: Units printed for a subscription line, by billing period.
 PERIOD_UNITS = {Billing.MONTHLY: "mois", Billing.YEARLY: "an"}
@@ -167,27 +188,48 @@ def pending_lines(
 ) -> dict[str | None, list[InvoiceLine]]:
     """What ``member_id`` owes up to the end of ``up_to`` and was not invoiced yet,
     grouped by the engagement number of the orders it comes from."""
-    groups: dict[str | None, list[InvoiceLine]] = defaultdict(list)
+    return pending_lines_of(session, [member_id], up_to).get(member_id, {})
+
+
+_BILLED_ORDER_LINE_COLUMNS = (
+    OrderLine.order_id,
+    OrderLine.designation,
+    OrderLine.sales_account,
+    OrderLine.family_code,
+)
+
+
+def pending_lines_of(
+    session: Session, member_ids: Sequence[int], up_to: Period
+) -> dict[int, dict[str | None, list[InvoiceLine]]]:
+    """:func:`pending_lines` of several members at once, in four queries whatever their
+    number: by member, then engagement number."""
+    owed: dict[int, dict[str | None, list[InvoiceLine]]] = defaultdict(lambda: defaultdict(list))
     subscriptions = session.scalars(
         select(Subscription)
-        .where(Subscription.member_id == member_id, Subscription.start_date <= up_to.end)
+        .where(Subscription.member_id.in_(member_ids), Subscription.start_date <= up_to.end)
         .options(
             selectinload(Subscription.quantities),
-            selectinload(Subscription.order_line).selectinload(OrderLine.order),
+            # What an invoice line copies of its order line, and no more: a group's
+            # thousand order lines load faster without their thirty other columns.
+            selectinload(Subscription.order_line)
+            .load_only(*_BILLED_ORDER_LINE_COLUMNS)
+            .selectinload(OrderLine.order)
+            .load_only(Order.member_id, Order.engagement_number),
         )
         .order_by(Subscription.id)
     )
-    billed = _billed_periods(session, member_id)
+    billed = _billed_periods(session, member_ids)
     for subscription in subscriptions:
         engagement = subscription.order_line.order.engagement_number
-        groups[engagement].extend(
+        owed[subscription.member_id][engagement].extend(
             subscription_lines(subscription, up_to, billed.get(subscription.id, set()))
         )
     fee_lines = session.scalars(
         select(OrderLine)
         .join(Order)
         .where(
-            Order.member_id == member_id,
+            Order.member_id.in_(member_ids),
             OrderLine.purchase_mode == PurchaseMode.WHOLESALER,
             OrderLine.setup_fee_due_on <= up_to.end,
             OrderLine.setup_fee_billed_on.is_(None),
@@ -196,13 +238,13 @@ def pending_lines(
         .order_by(OrderLine.id)
     )
     for line in fee_lines:
-        groups[line.order.engagement_number].append(setup_fee_line(line))
+        owed[line.order.member_id][line.order.engagement_number].append(setup_fee_line(line))
     deliveries = session.scalars(
         select(Delivery)
         .join(OrderLine)
         .join(Order)
         .where(
-            Order.member_id == member_id,
+            Order.member_id.in_(member_ids),
             OrderLine.purchase_mode == PurchaseMode.WHOLESALER,
             Delivery.delivered_on <= up_to.end,
             Delivery.billed_on.is_(None),
@@ -211,16 +253,20 @@ def pending_lines(
         .order_by(Delivery.id)
     )
     for delivery in deliveries:
-        groups[delivery.order_line.order.engagement_number].append(delivery_line(delivery))
-    return {engagement: lines for engagement, lines in groups.items() if lines}
+        order = delivery.order_line.order
+        owed[order.member_id][order.engagement_number].append(delivery_line(delivery))
+    return {
+        member_id: {engagement: lines for engagement, lines in groups.items() if lines}
+        for member_id, groups in owed.items()
+    }
 
 
-def _billed_periods(session: Session, member_id: int) -> dict[int, set[date]]:
+def _billed_periods(session: Session, member_ids: Sequence[int]) -> dict[int, set[date]]:
     rows = session.execute(
         select(InvoiceLine.subscription_id, InvoiceLine.billed_period_start)
         .join(Invoice, InvoiceLine.invoice_id == Invoice.id)
         .where(
-            Invoice.member_id == member_id,
+            Invoice.member_id.in_(member_ids),
             Invoice.kind == DocumentKind.INVOICE,
             InvoiceLine.subscription_id.is_not(None),
         )
@@ -242,22 +288,76 @@ def invoice_member(
     issue_date: date | None = None,
     run: BillingRun | None = None,
 ) -> list[Invoice]:
-    """Issue the invoices of what ``member_id`` owes up to ``up_to``, in one transaction.
+    """Issue the invoices of what ``member_id`` owes up to ``up_to``, in one transaction."""
+    return invoice_members(
+        session,
+        [member_id],
+        up_to,
+        settings=settings,
+        issued_by=issued_by,
+        issue_date=issue_date,
+        run=run,
+    )
 
-    The member's row is locked first, so two runs for the same member never build the
-    same invoice twice; the unique index on invoice lines is the last guard.
+
+def invoice_members(
+    session: Session,
+    member_ids: Sequence[int],
+    up_to: Period,
+    *,
+    settings: BillingSettings,
+    issued_by: Actor | None,
+    issue_date: date | None = None,
+    run: BillingRun | None = None,
+    render: Renderer | None = None,
+) -> list[Invoice]:
+    """Issue the invoices of what ``member_ids`` owe up to ``up_to``, in one transaction.
+
+    The members' rows are locked first, in id order, so two runs for the same members
+    never build the same invoice twice and never wait on each other in a circle; the
+    unique index on invoice lines is the last guard. The PDFs are rendered by ``render``
+    (see :func:`~.services.issue_invoices`). With ``run``, its ``members_done`` moves on
+    by the members of the group, in the same transaction.
     """
     issue_date = issue_date or today_in_paris()
-    issued = []
     with transaction(session):
-        session.get(Member, member_id, with_for_update=True)
-        for engagement, lines in sorted(
-            pending_lines(session, member_id, up_to).items(), key=lambda kv: kv[0] or ""
-        ):
+        issued = _draft_invoices(session, member_ids, up_to, run, issued_by, issue_date)
+        if issued:
+            issue_invoices(
+                session,
+                issued,
+                settings=settings,
+                issued_by=issued_by,
+                issue_date=issue_date,
+                render=render,
+            )
+        if run is not None:
+            _count_done(session, run, len(member_ids))
+    return issued
+
+
+def _draft_invoices(
+    session: Session,
+    member_ids: Sequence[int],
+    up_to: Period,
+    run: BillingRun | None,
+    issued_by: Actor | None,
+    issue_date: date,
+) -> list[Invoice]:
+    """Lock the members, and write the drafts of what they owe with what they bill
+    marked billed, in the caller's transaction (nothing numbered yet)."""
+    drafts: list[Invoice] = []
+    locked = session.scalars(
+        select(Member).where(Member.id.in_(member_ids)).order_by(Member.id).with_for_update()
+    ).all()
+    owed = pending_lines_of(session, [member.id for member in locked], up_to)
+    for member in locked:
+        groups = owed.get(member.id, {})
+        for engagement, lines in sorted(groups.items(), key=lambda kv: kv[0] or ""):
             invoice = Invoice(
                 kind=DocumentKind.INVOICE,
                 series=SERIES[DocumentKind.INVOICE],
-                member_id=member_id,
+                member_id=member.id,
                 engagement_number=engagement,
                 billing_run_id=run.id if run is not None else None,
                 created_by_id=issued_by.id if issued_by is not None else None,
@@ -266,19 +366,53 @@ def invoice_member(
                 line.position = position
                 invoice.lines.append(line)
             session.add(invoice)
-            session.flush()
-            _mark_billed(session, invoice, issue_date)
-            issue(session, invoice, settings=settings, issued_by=issued_by, issue_date=issue_date)
-            issued.append(invoice)
-    return issued
+            drafts.append(invoice)
+    if drafts:
+        _number_rows_ahead(session, [line for invoice in drafts for line in invoice.lines])
+        session.flush()
+        _mark_billed(session, drafts, issue_date)
+    return drafts
 
 
-def _mark_billed(session: Session, invoice: Invoice, billed_on: date) -> None:
-    for line in invoice.lines:
-        if line.delivery_id is not None:
-            session.get(Delivery, line.delivery_id).mark_billed(billed_on=billed_on)
-        elif line.is_setup_fee:
-            session.get(OrderLine, line.order_line_id).mark_setup_fee_billed(billed_on=billed_on)
+def _count_done(session: Session, run: BillingRun, members: int) -> None:
+    session.execute(
+        update(BillingRun)
+        .where(BillingRun.id == run.id)
+        .values(members_done=BillingRun.members_done + members)
+    )
+
+
+def _number_rows_ahead(session: Session, rows: Sequence[InvoiceLine]) -> None:
+    """Give new invoice lines their ids from the table's sequence, a group at a time
+    (PostgreSQL): rows whose ids are known are inserted in one batch without sending
+    each id back, twice as fast for the thirty lines of each of thousands of invoices."""
+    if not rows or session.get_bind().dialect.name != "postgresql":
+        return
+    ids = session.scalars(
+        text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
+        {"table": InvoiceLine.__tablename__, "n": len(rows)},
+    ).all()
+    for row, row_id in zip(rows, ids, strict=True):
+        row.id = row_id
+
+
+def _mark_billed(session: Session, invoices: Sequence[Invoice], billed_on: date) -> None:
+    """Record on the deliveries and set-up fees the invoices bill that they are billed:
+    each loaded once, in one query per kind, and told by its own rule."""
+    lines = [line for invoice in invoices for line in invoice.lines]
+    delivery_ids = [line.delivery_id for line in lines if line.delivery_id is not None]
+    fee_line_ids = [line.order_line_id for line in lines if line.is_setup_fee]
+    if delivery_ids:
+        deliveries = session.scalars(
+            select(Delivery)
+            .where(Delivery.id.in_(delivery_ids))
+            .options(selectinload(Delivery.order_line))
+        )
+        for delivery in deliveries:
+            delivery.mark_billed(billed_on=billed_on)
+    if fee_line_ids:
+        for line in session.scalars(select(OrderLine).where(OrderLine.id.in_(fee_line_ids))):
+            line.mark_setup_fee_billed(billed_on=billed_on)
 
 
 def members_to_bill(session: Session, up_to: Period) -> list[int]:
@@ -309,11 +443,23 @@ def members_to_bill(session: Session, up_to: Period) -> list[int]:
 
 
 def billed_month(period_text: str) -> Period:
-    """The month a billing run is for: ``"2026-11"``; refused naming ``period`` otherwise."""
+    """The month a billing run is for: ``"2026-11"``; refused naming ``period`` otherwise.
+
+    A run bills at most the next month (billing in advance at a month's end): a later one
+    would bill years of subscriptions that have not been served.
+    """
     try:
-        return periods.parse_month(period_text)
+        billed = periods.parse_month(period_text)
     except periods.InvalidPeriod as exc:
         raise ValidationFailed(str(exc), field="period") from None
+    this_month = today_in_paris().replace(day=1)
+    next_month = periods.month(this_month.year, this_month.month).end + timedelta(days=1)
+    if billed.start > next_month:
+        raise ValidationFailed(
+            f"{billed.start:%Y-%m} is too far ahead: a run bills at most {next_month:%Y-%m}",
+            field="period",
+        )
+    return billed
 
 
 def run_billing(
@@ -324,45 +470,38 @@ def run_billing(
     started_by: Actor | None,
     issue_date: date | None = None,
     progress: Callable[[int, int], None] | None = None,
+    render: Renderer | None = None,
+    chunk_members: int = DEFAULT_CHUNK_MEMBERS,
 ) -> BillingRunResult:
-    """Invoice every member for the month ``period_text`` ("2026-11").
+    """Invoice every member for the month ``period_text`` ("2026-11"), here and now.
 
     Safe to run again: a completed period issues nothing more, an interrupted one is
-    completed. ``progress(done, total)`` is called after each member.
+    completed. ``progress(done, total)`` is called after each group of members. See
+    :mod:`.dispatch` to run it in the background or on Celery workers.
+    """
+    run = start_billing_run(session, period_text, started_by=started_by)
+    return carry_out_billing_run(
+        session,
+        run.id,
+        settings=settings,
+        started_by=started_by,
+        issue_date=issue_date,
+        progress=progress,
+        render=render,
+        chunk_members=chunk_members,
+    )
+
+
+def start_billing_run(
+    session: Session, period_text: str, *, started_by: Actor | None
+) -> BillingRun:
+    """The run of the month ``period_text``, marked running: created on its first start,
+    one more attempt on each next, with the number of members it will look at.
+
+    Refuses a malformed period (``ValidationFailed`` naming ``period``) before anything.
     """
     up_to = billed_month(period_text)
-    issue_date = issue_date or today_in_paris()
-    run = _start_run(session, f"{up_to.start:%Y-%m}", started_by)
-    member_ids = members_to_bill(session, up_to)
-    issued: list[Invoice] = []
-    for done, member_id in enumerate(member_ids, start=1):
-        issued.extend(
-            invoice_member(
-                session,
-                member_id,
-                up_to,
-                settings=settings,
-                issued_by=started_by,
-                issue_date=issue_date,
-                run=run,
-            )
-        )
-        if progress is not None:
-            progress(done, len(member_ids))
-    with transaction(session):
-        session.refresh(run, with_for_update=True)
-        run.members_total = len(member_ids)
-        # Counted, not added up: another run of the period may have issued some meanwhile.
-        run.invoices_issued = session.scalar(
-            select(func.count()).select_from(Invoice).where(Invoice.billing_run_id == run.id)
-        )
-        run.status = BillingRunStatus.COMPLETED
-        run.finished_at = utcnow()
-    return BillingRunResult(run=run, issued=issued, members_seen=len(member_ids))
-
-
-def _start_run(session: Session, period: str, started_by: Actor | None) -> BillingRun:
-    """The run of the period, created on its first start, one more attempt on each next."""
+    period = f"{up_to.start:%Y-%m}"
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     with transaction(session):
         # Two runs started at once both insert: the unique period keeps the first row.
@@ -384,4 +523,198 @@ def _start_run(session: Session, period: str, started_by: Actor | None) -> Billi
         ).one()
         run.attempts += 1
         run.status = BillingRunStatus.RUNNING
+        run.error = None
+        run.finished_at = None
+        run.members_done = 0
+        run.members_total = len(members_to_bill(session, up_to))
     return run
+
+
+def carry_out_billing_run(
+    session: Session,
+    run_id: int,
+    *,
+    settings: BillingSettings,
+    started_by: Actor | None,
+    issue_date: date | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    render: Renderer | None = None,
+    chunk_members: int = DEFAULT_CHUNK_MEMBERS,
+) -> BillingRunResult:
+    """Invoice the members of a started run (:func:`start_billing_run`), a group of
+    ``chunk_members`` per transaction, then mark it completed.
+
+    On any exception the run is marked ``failed`` with the error, and the exception goes
+    on: what was committed stays, and running the period again completes it.
+    """
+    run = session.get(BillingRun, run_id)
+    if run is None:
+        raise NotFound(f"no billing run with id {run_id}", field="run_id")
+    up_to = billed_month(run.period)
+    issue_date = issue_date or today_in_paris()
+    issued: list[Invoice] = []
+    try:
+        member_ids = members_to_bill(session, up_to)
+        total = len(member_ids)
+        if total != run.members_total:
+            with transaction(session):
+                run.members_total = total
+        size = max(1, chunk_members)
+        groups = [member_ids[start : start + size] for start in range(0, total, size)]
+        if render is not None and _can_overlap(session):
+            steps = _overlapped(
+                session, groups, up_to, settings, started_by, issue_date, run, render
+            )
+        else:
+            steps = _one_after_another(
+                session, groups, up_to, settings, started_by, issue_date, run, render
+            )
+        done = 0
+        # Closed whatever happens: a group drafted in the other transaction is rolled back.
+        with closing(steps):
+            for invoices, members in steps:
+                issued.extend(invoices)
+                done += members
+                if progress is not None:
+                    progress(done, total)
+        with transaction(session):
+            session.refresh(run, with_for_update=True)
+            # Counted, not added up: another run of the period may have issued some meanwhile.
+            run.invoices_issued = session.scalar(
+                select(func.count()).select_from(Invoice).where(Invoice.billing_run_id == run.id)
+            )
+            run.status = BillingRunStatus.COMPLETED
+            run.finished_at = utcnow()
+    except BaseException as exc:
+        _record_failure(session, run_id, exc)
+        raise
+    return BillingRunResult(run=run, issued=issued, members_seen=total)
+
+
+def _one_after_another(
+    session: Session,
+    groups: list[list[int]],
+    up_to: Period,
+    settings: BillingSettings,
+    started_by: Actor | None,
+    issue_date: date,
+    run: BillingRun,
+    render: Renderer | None,
+) -> Iterator[tuple[list[Invoice], int]]:
+    """Each group issued and committed in turn; yields its invoices once committed."""
+    for group in groups:
+        invoices = invoice_members(
+            session,
+            group,
+            up_to,
+            settings=settings,
+            issued_by=started_by,
+            issue_date=issue_date,
+            run=run,
+            render=render,
+        )
+        _release_documents(session, invoices)
+        yield invoices, len(group)
+
+
+def _can_overlap(session: Session) -> bool:
+    """Two transactions of one run at once need a database that runs them side by side
+    (PostgreSQL; SQLite has one writer) and an engine to open the second (a session
+    bound to a test's connection has none)."""
+    bind = session.get_bind()
+    return isinstance(bind, Engine) and bind.dialect.name == "postgresql"
+
+
+def _overlapped(
+    session: Session,
+    groups: list[list[int]],
+    up_to: Period,
+    settings: BillingSettings,
+    started_by: Actor | None,
+    issue_date: date,
+    run: BillingRun,
+    render: Renderer,
+) -> Iterator[tuple[list[Invoice], int]]:
+    """The groups issued with their PDFs rendered while the next group is drafted.
+
+    Two transactions take turns: while the PDFs of group *n* are rendered (by a pool of
+    processes or Celery workers), the other transaction locks the members of group *n+1*
+    and writes their drafts; then group *n* is stored and committed, and only then is
+    group *n+1* aided and numbered, so numbers are still taken in the transaction that
+    issues them, one group after the other, and the series stays without gaps. The
+    drafting transaction takes no lock the issuing one needs (other members' rows, new
+    rows), so they never wait on each other. Yields each group's invoices once committed.
+    """
+    sessions = [session, Session(bind=session.get_bind(), expire_on_commit=False)]
+    waiting: tuple[Session, list[Invoice], int, PreparedIssue | None, Callable] | None = None
+    try:
+        for index, group in enumerate(groups):
+            current = sessions[index % 2]
+            drafts = _draft_invoices(current, group, up_to, run, started_by, issue_date)
+            if waiting is not None:
+                yield _commit_issued(run, *waiting)
+            prepared, rendered = None, None
+            if drafts:
+                prepared = prepare_issue(
+                    current, drafts, settings=settings, issued_by=started_by, issue_date=issue_date
+                )
+                rendered = _submit(render, prepared.documents)
+            waiting = (current, drafts, len(group), prepared, rendered)
+        if waiting is not None:
+            yield _commit_issued(run, *waiting)
+    except BaseException:
+        for each in sessions:
+            each.rollback()
+        raise
+    finally:
+        sessions[1].close()
+
+
+def _commit_issued(
+    run: BillingRun,
+    session: Session,
+    drafts: list[Invoice],
+    members: int,
+    prepared: PreparedIssue | None,
+    rendered: Callable[[], Sequence[RenderedInvoice]] | None,
+) -> tuple[list[Invoice], int]:
+    if prepared is not None and rendered is not None:
+        prepared.store(session, rendered())
+    _count_done(session, run, members)
+    session.commit()
+    _release_documents(session, drafts)
+    return drafts, members
+
+
+def _submit(
+    render: Renderer, documents: Sequence[InvoiceDocument]
+) -> Callable[[], Sequence[RenderedInvoice]]:
+    """Start rendering ``documents``; what to call for the PDFs. A renderer that works
+    elsewhere (``submit``) works meanwhile; any other renders now."""
+    submit = getattr(render, "submit", None)
+    if submit is not None:
+        return submit(documents)
+    rendered = render(documents)
+    return lambda: rendered
+
+
+def _release_documents(session: Session, invoices: Sequence[Invoice]) -> None:
+    """Let the committed PDFs and lines go: a run of thousands of invoices keeps only
+    their headers in memory (what it reports), and reads the rest back if asked."""
+    for invoice in invoices:
+        session.expire(invoice, ["document", "lines", "vat_lines"])
+
+
+def _record_failure(session: Session, run_id: int, exc: BaseException) -> None:
+    """Mark the run failed with ``exc``, in a transaction of its own. A failure to do so
+    (the database itself is gone) must not hide the error that stopped the run."""
+    message = f"{type(exc).__name__}: {exc}"[:2000]
+    try:
+        with transaction(session):
+            session.execute(
+                update(BillingRun)
+                .where(BillingRun.id == run_id)
+                .values(status=BillingRunStatus.FAILED, error=message, finished_at=utcnow())
+            )
+    except Exception:
+        logger.exception("billing run %s: could not record its failure", run_id)

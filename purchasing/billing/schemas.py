@@ -5,9 +5,9 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from purchasing.billing.models import DocumentKind, PaymentStatus
-from purchasing.fields import Amount, PaginationQuerySchema, Text
+from purchasing.fields import Amount, Id, PaginationQuerySchema, Text
 
-PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+PERIOD_PATTERN = r"^[1-9]\d{3}-(0[1-9]|1[0-2])$"
 
 
 class InvoiceVatSchema(Schema):
@@ -80,13 +80,13 @@ class InvoicePageSchema(Schema):
 
 
 class InvoiceQuerySchema(PaginationQuerySchema):
-    member_id = fields.Integer(metadata={"description": "staff only; a member sees its own"})
+    member_id = Id(metadata={"description": "staff only; a member sees its own"})
     kind = fields.Enum(DocumentKind, by_value=True)
     payment_status = fields.Enum(PaymentStatus, by_value=True)
 
 
 class CreditLineInputSchema(Schema):
-    invoice_line_id = fields.Integer(required=True)
+    invoice_line_id = Id(required=True)
     amount = Amount(metadata={"description": "excl. VAT; leave out to credit the whole line"})
 
 
@@ -133,7 +133,7 @@ class BillingRunResultSchema(Schema):
 
 class ReceivablesQuerySchema(Schema):
     as_of = fields.Date(metadata={"description": "default: today"})
-    member_id = fields.Integer()
+    member_id = Id()
 
 
 class ReceivableSchema(Schema):

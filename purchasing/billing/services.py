@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -32,6 +32,7 @@ from purchasing.auth.roles import Actor, member_scope, visible_to
 from purchasing.billing import document as doc
 from purchasing.billing.models import (
     SERIES,
+    BillingRun,
     DocumentKind,
     Invoice,
     InvoiceDocumentFile,
@@ -41,7 +42,8 @@ from purchasing.billing.models import (
     Payment,
     PaymentStatus,
 )
-from purchasing.billing.rendering import render_invoice
+from purchasing.billing.periods import Period
+from purchasing.billing.rendering import RenderedInvoice, render_invoices
 from purchasing.billing.settings import BillingSettings
 from purchasing.db import utcnow
 from purchasing.errors import Conflict, NotFound, ValidationFailed
@@ -183,45 +185,164 @@ def issue(
     issued_by: Actor | None,
     issue_date: date | None = None,
 ) -> None:
-    """Issue ``invoice`` inside the caller's transaction (the billing run's, or ours)."""
-    if invoice.status is InvoiceStatus.ISSUED:
-        raise InvoiceAlreadyIssued(invoice)
-    if not invoice.lines:
-        raise ValidationFailed("an invoice has at least one line", field="lines")
+    """Issue ``invoice`` inside the caller's transaction (a credit note's, or ours)."""
+    issue_invoices(
+        session, [invoice], settings=settings, issued_by=issued_by, issue_date=issue_date
+    )
+
+
+#: Renders documents, in order: in this process, a pool of processes or Celery workers.
+Renderer = Callable[[Sequence[doc.InvoiceDocument]], Sequence[RenderedInvoice]]
+
+
+@dataclass(frozen=True)
+class _Issuing:
+    """An invoice numbered and figured, waiting for its PDF."""
+
+    invoice: Invoice
+    document: doc.InvoiceDocument
+    aid_by_programme: list[dict[str, str]]
+
+
+@dataclass(frozen=True)
+class PreparedIssue:
+    """Documents numbered and figured in the caller's transaction, waiting for their
+    PDFs (:func:`prepare_issue`); :meth:`store` completes their issue."""
+
+    items: list[_Issuing]
+    issued_by: Actor | None
+    issue_date: date
+
+    @property
+    def documents(self) -> list[doc.InvoiceDocument]:
+        """What to render, in order."""
+        return [item.document for item in self.items]
+
+    def store(self, session: Session, rendered: Sequence[RenderedInvoice]) -> None:
+        """Store each PDF with its SHA-256, and write the ledger events and audit records."""
+        if len(rendered) != len(self.items):
+            raise RuntimeError(f"{len(self.items)} documents to render, {len(rendered)} rendered")
+        for item, pdf in zip(self.items, rendered, strict=True):
+            _store_issued(session, item, pdf, issued_by=self.issued_by, issue_date=self.issue_date)
+
+
+def issue_invoices(
+    session: Session,
+    invoices: Sequence[Invoice],
+    *,
+    settings: BillingSettings,
+    issued_by: Actor | None,
+    issue_date: date | None = None,
+    render: Renderer | None = None,
+) -> None:
+    """Issue draft ``invoices`` inside the caller's transaction: aid, numbers, figures,
+    PDFs, ledger events and audit records.
+
+    The billing run issues a group of members' invoices at once: their PDFs are then
+    rendered together by ``render`` (a pool of processes or Celery workers), while the
+    transaction holds the numbers it took; without ``render`` each is rendered here with
+    the renderer the settings name. Any failure leaves the caller to roll everything
+    back, numbers included.
+    """
+    prepared = prepare_issue(
+        session, invoices, settings=settings, issued_by=issued_by, issue_date=issue_date
+    )
+    if render is None:
+        rendered = render_invoices(prepared.documents, renderer=settings.invoice_renderer)
+    else:
+        rendered = render(prepared.documents)
+    prepared.store(session, rendered)
+
+
+def prepare_issue(
+    session: Session,
+    invoices: Sequence[Invoice],
+    *,
+    settings: BillingSettings,
+    issued_by: Actor | None,
+    issue_date: date | None = None,
+) -> PreparedIssue:
+    """The first half of :func:`issue_invoices`: aid, numbers and figures written, the
+    documents to render. The numbers are taken: the caller's transaction must store the
+    PDFs (:meth:`PreparedIssue.store`) and commit, or roll back."""
     issue_date = issue_date or today_in_paris()
+    for invoice in invoices:
+        if invoice.status is InvoiceStatus.ISSUED:
+            raise InvoiceAlreadyIssued(invoice)
+        if not invoice.lines:
+            raise ValidationFailed("an invoice has at least one line", field="lines")
+    # Aid first, for every document: programme rows are then always locked before the
+    # number counter, so concurrent issuers never wait on each other in opposite orders.
+    context = _AidContext.of(session, invoices)
+    aid = [_apply_aid(session, invoice, issue_date, context) for invoice in invoices]
+    # The lines as aided are written while the invoices are still drafts.
+    session.flush()
+    checked: set[tuple[str, int]] = set()
+    # One flush writes the issued documents: the database layer refuses any later change
+    # to an issued invoice, so nothing may reach it half-issued.
+    with session.no_autoflush:
+        for invoice in invoices:
+            _number_and_figure(session, invoice, settings, issued_by, issue_date, checked)
+    session.flush()
+    return PreparedIssue(
+        items=[
+            _Issuing(invoice, document_of(invoice, settings), aid_by_programme)
+            for invoice, aid_by_programme in zip(invoices, aid, strict=True)
+        ],
+        issued_by=issued_by,
+        issue_date=issue_date,
+    )
+
+
+def _number_and_figure(
+    session: Session,
+    invoice: Invoice,
+    settings: BillingSettings,
+    issued_by: Actor | None,
+    issue_date: date,
+    checked: set[tuple[str, int]],
+) -> None:
+    """Number ``invoice`` and set the figures it is issued with (not flushed yet)."""
     series = SERIES[invoice.kind]
     member = session.get(Member, invoice.member_id)
-    # Aid first, in every issue: programme rows are then always locked before the number
-    # counter, so concurrent issuers never wait on each other in opposite orders.
-    aid_by_programme = _apply_aid(session, invoice, issue_date)
-    aid_in_vat_base = invoice.aid_in_vat_base
     document_lines = [_document_line(line) for line in invoice.lines]
-    totals = doc.compute_totals(document_lines, aid_in_vat_base=aid_in_vat_base)
+    totals = doc.compute_totals(document_lines, aid_in_vat_base=invoice.aid_in_vat_base)
     sequence = next_number(session, series, issue_date.year)
-    # Checked once the number is taken: its counter row is locked until we commit, so
-    # every document issued before this one in the series is committed and seen here.
-    _check_chronology(session, series, issue_date)
-    # One flush writes the whole issued document: the database layer refuses any later
-    # change to an issued invoice, so nothing may reach it half-issued.
-    with session.no_autoflush:
-        invoice.series, invoice.fiscal_year, invoice.sequence = series, issue_date.year, sequence
-        invoice.number = format_number(series, issue_date.year, sequence)
-        invoice.issue_date = issue_date
-        if invoice.kind is DocumentKind.INVOICE:
-            invoice.due_date = issue_date + timedelta(days=settings.payment_days)
-        invoice.buyer = _buyer_snapshot(member)
-        invoice.vat_lines = [
-            InvoiceVat(rate=vat.rate, base=vat.base, amount=vat.amount)
-            for vat in totals.vat_breakdown
-        ]
-        invoice.total_net, invoice.total_vat = totals.total_net, totals.total_vat
-        invoice.total_gross, invoice.amount_due = totals.total_gross, totals.amount_due
-        invoice.total_aid = doc.total_aid(document_lines)
-        invoice.issued_at, invoice.issued_by_id = utcnow(), _actor_id(issued_by)
-        invoice.status = InvoiceStatus.ISSUED
-    session.flush()
+    if (series, issue_date.year) not in checked:
+        # Checked once the number is taken: its counter row is locked until we commit, so
+        # every document issued before this one in the series is committed and seen here
+        # (and the next numbers of this transaction go to the same day).
+        _check_chronology(session, series, issue_date)
+        checked.add((series, issue_date.year))
+    invoice.series, invoice.fiscal_year, invoice.sequence = series, issue_date.year, sequence
+    invoice.number = format_number(series, issue_date.year, sequence)
+    invoice.issue_date = issue_date
+    if invoice.kind is DocumentKind.INVOICE:
+        invoice.due_date = issue_date + timedelta(days=settings.payment_days)
+    invoice.buyer = _buyer_snapshot(member)
+    invoice.vat_lines = [
+        InvoiceVat(rate=vat.rate, base=vat.base, amount=vat.amount) for vat in totals.vat_breakdown
+    ]
+    invoice.total_net, invoice.total_vat = totals.total_net, totals.total_vat
+    invoice.total_gross, invoice.amount_due = totals.total_gross, totals.amount_due
+    invoice.total_aid = doc.total_aid(document_lines)
+    invoice.issued_at, invoice.issued_by_id = utcnow(), _actor_id(issued_by)
+    invoice.status = InvoiceStatus.ISSUED
 
-    rendered = render_invoice(document_of(invoice, settings))
+
+def _store_issued(
+    session: Session,
+    item: _Issuing,
+    rendered: RenderedInvoice,
+    *,
+    issued_by: Actor | None,
+    issue_date: date,
+) -> None:
+    """The PDF stored with its SHA-256, the ledger's event and the audit record."""
+    invoice = item.invoice
+    if hashlib.sha256(rendered.pdf).hexdigest() != rendered.sha256:
+        # Rendered elsewhere (another process or machine): what is stored is what was hashed.
+        raise StoredDocumentAltered(f"the PDF rendered for {invoice.number} is not the one hashed")
     session.add(
         InvoiceDocumentFile(
             invoice_id=invoice.id, pdf=rendered.pdf, xml=rendered.xml, pdf_sha256=rendered.sha256
@@ -232,7 +353,7 @@ def issue(
         f"{invoice.kind.value}.issued",
         entity="invoice",
         entity_id=invoice.id,
-        payload={**_ledger_payload(invoice), "aid_by_programme": aid_by_programme},
+        payload={**_ledger_payload(invoice), "aid_by_programme": item.aid_by_programme},
     )
     record_change(
         session,
@@ -250,12 +371,45 @@ def issue(
     )
 
 
-def _apply_aid(session: Session, invoice: Invoice, issue_date: date) -> list[dict[str, str]]:
+@dataclass
+class _AidContext:
+    """What the aid of documents issued together reads once for all of them."""
+
+    #: (product id, subsidy eligible) of the order lines the documents bill, by id
+    order_lines: dict[int, tuple[int, bool]]
+    #: codes of the programmes met so far, by id
+    programme_codes: dict[int, str]
+
+    @classmethod
+    def of(cls, session: Session, invoices: Sequence[Invoice]) -> _AidContext:
+        ids = {
+            line.order_line_id
+            for invoice in invoices
+            if invoice.kind is DocumentKind.INVOICE
+            for line in invoice.lines
+            if line.order_line_id is not None
+        }
+        rows = session.execute(
+            select(OrderLine.id, OrderLine.product_id, OrderLine.subsidy_eligible).where(
+                OrderLine.id.in_(ids)
+            )
+        )
+        return cls({line_id: (product, eligible) for line_id, product, eligible in rows}, {})
+
+    def programme_code(self, session: Session, programme_id: int) -> str:
+        if programme_id not in self.programme_codes:
+            self.programme_codes[programme_id] = session.get(SubsidyProgramme, programme_id).code
+        return self.programme_codes[programme_id]
+
+
+def _apply_aid(
+    session: Session, invoice: Invoice, issue_date: date, context: _AidContext
+) -> list[dict[str, str]]:
     """Put the FEDER aid on the lines of ``invoice`` (an invoice consumes the envelope, a
     credit note gives back what the lines it credits consumed). Each programme's aid,
     for the ledger."""
     if invoice.kind is DocumentKind.INVOICE:
-        grants, aid_in_vat_base = _allocate(session, invoice, issue_date)
+        grants, aid_in_vat_base = _allocate(session, invoice, issue_date, context)
     else:
         grants, aid_in_vat_base = _give_back(session, invoice, issue_date)
     invoice.aid_in_vat_base = aid_in_vat_base
@@ -272,7 +426,7 @@ def _apply_aid(session: Session, invoice: Invoice, issue_date: date) -> list[dic
                 period_days=line.period_days,
             )
         line.aid_amount, line.aid_label = grant.amount, grant.label
-        per_programme[session.get(SubsidyProgramme, grant.programme_id).code] += grant.amount
+        per_programme[context.programme_code(session, grant.programme_id)] += grant.amount
     return [
         {"programme_code": code, "amount": str(amount)}
         for code, amount in sorted(per_programme.items())
@@ -280,26 +434,17 @@ def _apply_aid(session: Session, invoice: Invoice, issue_date: date) -> list[dic
 
 
 def _allocate(
-    session: Session, invoice: Invoice, issue_date: date
+    session: Session, invoice: Invoice, issue_date: date, context: _AidContext
 ) -> tuple[list[tuple[InvoiceLine, AidGrant]], bool]:
-    order_lines = {
-        line.id: line
-        for line in session.scalars(
-            select(OrderLine).where(
-                OrderLine.id.in_([line.order_line_id for line in invoice.lines])
-            )
-        )
-    }
     requests = []
     for line in invoice.lines:
-        order_line = order_lines.get(line.order_line_id)
+        product_id, eligible = context.order_lines.get(line.order_line_id, (None, False))
         requests.append(
             AidRequest(
                 key=line.position,
-                product_id=order_line.product_id if order_line else None,
+                product_id=product_id,
                 # A set-up fee is not the service the programme lowers the price of.
-                subsidy_eligible=bool(order_line and order_line.subsidy_eligible)
-                and not line.is_setup_fee,
+                subsidy_eligible=eligible and not line.is_setup_fee,
                 quantity=line.quantity,
                 gross_amount=line.net_amount,
             )
@@ -810,3 +955,182 @@ def receivables(
     return ReceivablesReport(
         as_of=as_of, items=items, totals=totals, total=sum(totals.values(), ZERO)
     )
+
+
+# --- Reading for the pages --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InvoiceSearch:
+    """What the invoice pages filter on, every criterion optional.
+
+    ``drafts`` lists drafts instead of issued documents: staff only, a member user never
+    sees a draft whatever it asks.
+    """
+
+    member_id: int | None = None
+    kind: DocumentKind | None = None
+    series: str | None = None
+    payment_status: PaymentStatus | None = None
+    #: documents with a line served on a day of this period (a month)
+    served_in: Period | None = None
+    billing_run_id: int | None = None
+    drafts: bool = False
+
+
+@dataclass(frozen=True)
+class InvoiceRow:
+    invoice: Invoice
+    #: the member's name today (an issued document keeps the name it was issued to)
+    member_name: str
+    #: first and last day its lines serve; None when no line is dated
+    period_start: date | None
+    period_end: date | None
+
+
+def search_invoices(
+    session: Session,
+    *,
+    actor: Actor | None,
+    search: InvoiceSearch | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> Page[InvoiceRow]:
+    """Invoices and credit notes with the period their lines serve, newest first."""
+    search = search or InvoiceSearch()
+    drafts = search.drafts and member_scope(actor) is None
+    query = visible_to(
+        actor,
+        select(Invoice).where(
+            Invoice.status == (InvoiceStatus.DRAFT if drafts else InvoiceStatus.ISSUED)
+        ),
+        Invoice.member_id,
+    )
+    for column, value in (
+        (Invoice.member_id, search.member_id),
+        (Invoice.kind, search.kind),
+        (Invoice.series, search.series),
+        (Invoice.payment_status, search.payment_status),
+        (Invoice.billing_run_id, search.billing_run_id),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if search.served_in is not None:
+        query = query.where(
+            Invoice.id.in_(
+                select(InvoiceLine.invoice_id).where(
+                    InvoiceLine.service_start <= search.served_in.end,
+                    InvoiceLine.service_end >= search.served_in.start,
+                )
+            )
+        )
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    newest_first = (
+        (Invoice.created_at.desc(), Invoice.id.desc())
+        if drafts
+        else (Invoice.issue_date.desc(), Invoice.id.desc())
+    )
+    # The page's ids first, then what is shown of them: the days served are looked up
+    # for the rows of the page only, not for every document the filters match.
+    ids = list(
+        session.scalars(
+            query.with_only_columns(Invoice.id)
+            .order_by(*newest_first)
+            .offset((page - 1) * per_page)
+            .limit(per_page)
+        )
+    )
+    served = (
+        select(
+            InvoiceLine.invoice_id,
+            func.min(InvoiceLine.service_start).label("first_day"),
+            func.max(InvoiceLine.service_end).label("last_day"),
+        )
+        .where(InvoiceLine.invoice_id.in_(ids))
+        .group_by(InvoiceLine.invoice_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Invoice, Member.name, served.c.first_day, served.c.last_day)
+        .join(Member, Member.id == Invoice.member_id)
+        .outerjoin(served, served.c.invoice_id == Invoice.id)
+        .where(Invoice.id.in_(ids))
+        .order_by(*newest_first)
+    )
+    return Page(
+        items=[InvoiceRow(*row) for row in rows],
+        total=total,
+        page=page,
+        per_page=per_page,
+    )
+
+
+@dataclass(frozen=True)
+class InvoiceDetail:
+    invoice: Invoice
+    #: the member's name today (an issued document keeps the name it was issued to)
+    member_name: str
+    #: the credit notes issued on it, oldest first (none for a credit note)
+    credit_notes: list[Invoice]
+    #: first and last day its lines serve; None when no line is dated
+    period_start: date | None
+    period_end: date | None
+
+
+def invoice_detail(session: Session, invoice_id: int, *, actor: Actor | None) -> InvoiceDetail:
+    """An invoice or credit note as its page shows it (see :func:`get_invoice`)."""
+    invoice = get_invoice(session, invoice_id, actor=actor)
+    notes = session.scalars(
+        select(Invoice)
+        .where(Invoice.corrected_invoice_id == invoice.id, Invoice.status == InvoiceStatus.ISSUED)
+        .order_by(Invoice.issue_date, Invoice.id)
+    )
+    starts = [line.service_start for line in invoice.lines if line.service_start]
+    ends = [line.service_end for line in invoice.lines if line.service_end]
+    return InvoiceDetail(
+        invoice=invoice,
+        member_name=session.get(Member, invoice.member_id).name,
+        credit_notes=list(notes),
+        period_start=min(starts, default=None),
+        period_end=max(ends, default=None),
+    )
+
+
+def invoiced_members(session: Session) -> list[tuple[int, str]]:
+    """Id and name of every member that has an issued document, by name (staff filters)."""
+    has_documents = (
+        select(Invoice.id)
+        .where(Invoice.member_id == Member.id, Invoice.status == InvoiceStatus.ISSUED)
+        .exists()
+    )
+    rows = session.execute(
+        select(Member.id, Member.name).where(has_documents).order_by(Member.name, Member.id)
+    )
+    return [(member_id, name) for member_id, name in rows]
+
+
+def list_billing_runs(session: Session, *, page: int = 1, per_page: int = 50) -> Page[BillingRun]:
+    """Billing runs, the latest period first."""
+    query = select(BillingRun).order_by(BillingRun.period.desc(), BillingRun.id.desc())
+    return paginate(session, query, page=page, per_page=per_page)
+
+
+def get_billing_run(session: Session, run_id: int) -> BillingRun:
+    """A billing run read afresh: a run in the background moves it on between reads."""
+    run = session.get(BillingRun, run_id, populate_existing=True)
+    if run is None:
+        raise NotFound(f"no billing run with id {run_id}", field="run_id")
+    return run
+
+
+@dataclass(frozen=True)
+class Creditable:
+    invoice: Invoice
+    #: what is left to credit of each of its lines, excl. VAT, by line id
+    left: dict[int, Decimal]
+
+
+def creditable(session: Session, invoice_id: int, *, actor: Actor | None) -> Creditable:
+    """An invoice and what credit notes may still take off each of its lines."""
+    invoice = get_invoice(session, invoice_id, actor=actor)
+    return Creditable(invoice=invoice, left=_creditable(session, invoice))

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from purchasing.billing.document import Party, PostalAddress
+from purchasing.billing.rendering import DEFAULT_RENDERER, check_renderer
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,8 @@ class BillingSettings:
     bic: str
     #: Days from issue to due date (30 for public buyers).
     payment_days: int = 30
+    #: Who draws the PDFs: "weasyprint" (the templates) or "reportlab" (faster).
+    invoice_renderer: str = "weasyprint"
 
     @property
     def payment_terms(self) -> str:
@@ -48,4 +51,5 @@ def settings_from_config(config: Mapping[str, Any]) -> BillingSettings:
         iban=seller["iban"],
         bic=seller["bic"],
         payment_days=int(config.get("PAYMENT_DAYS", 30)),
+        invoice_renderer=check_renderer(config.get("INVOICE_RENDERER", DEFAULT_RENDERER)),
     )

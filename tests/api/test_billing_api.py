@@ -7,6 +7,7 @@ Access rules of every route (anonymous 401, roles outside the rule 403) are walk
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -270,6 +271,14 @@ class TestBillingRuns:
         assert field_errors(response) == {"period": ["a month written YYYY-MM"]}
         assert session.scalar(select(func.count()).select_from(BillingRun)) == 0
         assert finance_api.get("/invoices").json["total"] == 0
+
+    def test_a_month_after_next_is_refused(self, session, finance_api, delivered):
+        later = today_in_paris().replace(day=1) + timedelta(days=62)  # the month after next
+        response = finance_api.post("/billing-runs", json={"period": f"{later:%Y-%m}"})
+        assert response.status_code == 422
+        [message] = field_errors(response)["period"]
+        assert "too far ahead" in message
+        assert session.scalar(select(func.count()).select_from(BillingRun)) == 0
 
 
 def test_the_billing_api_is_in_the_openapi_document(client):

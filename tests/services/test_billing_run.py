@@ -142,8 +142,11 @@ def test_an_interrupted_run_completes_when_run_again(session):
             raise KeyboardInterrupt("operator pressed Ctrl-C")
 
     with pytest.raises(KeyboardInterrupt):
-        _run(session, progress=crash_after_two)
+        _run(session, progress=crash_after_two, chunk_members=1)
     assert session.scalar(select(func.count()).select_from(Invoice)) == 2
+    stopped = session.scalar(select(BillingRun))
+    assert (stopped.status.value, stopped.members_done, stopped.members_total) == ("failed", 2, 4)
+    assert stopped.error == "KeyboardInterrupt: operator pressed Ctrl-C"
 
     _run(session)
 

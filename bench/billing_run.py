@@ -1,0 +1,306 @@
+"""Benchmark: a monthly billing run of 5 000 members and 100 000 subscriptions on PostgreSQL.
+
+    .venv/bin/python bench/billing_run.py                          # ReportLab, full size
+    .venv/bin/python bench/billing_run.py --renderer weasyprint --members 500 --subscriptions 10000
+    .venv/bin/python bench/billing_run.py --processes 1 --chunk 1  # as the run was first written
+
+Needs the PostgreSQL server of ``BENCH_POSTGRES_URL`` (default: the local one, user
+postgres), where it creates ``bench_billing_template`` (the data set, built once per
+invocation by bulk inserts: the shipped catalogue, a FEDER programme in force, members with
+one order each whose recurring items are commissioned in November 2026) and
+``bench_billing_run`` (a copy of it for each measured run); both are dropped at the end.
+
+Each run works in a fresh process, as ``centrale billing run 2026-11`` does: members in
+groups of ``--chunk`` per transaction, PDFs rendered over ``--processes`` processes. It
+prints the run's wall time and invoices per second, the ledger posting of the run's
+events (``centrale ledger post``), the CPU time of the run's processes, and the peak
+resident memory of the run's processes together (sampled) and of the largest one. Then
+it checks what the run promises: one invoice per member, numbered 1..n without gaps, each
+with its PDF and Factur-X XML stored under the SHA-256 of the PDF, each posted once to
+the ledger, the run completed with every member done.
+
+Targets (issue 8): 5 000 invoices issued, numbered, posted, with PDF and XML stored, in
+60 s at most, peak memory under 1 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import threading
+import time
+from pathlib import Path
+
+import _support as support  # bench/, on the path of a script run from it
+
+TEMPLATE = "bench_billing_template"
+RUN_DATABASE = "bench_billing_run"
+TARGET_SECONDS = 60.0
+TARGET_MEGABYTES = 1024.0
+
+
+def build(url: str, members: int, subscriptions: int) -> dict[str, float]:
+    started = time.perf_counter()
+    support.build_schema(url)
+    with support.app_session(url) as session:
+        support.load_catalogue(session)
+        support.insert_members_with_subscriptions(
+            session, members=members, subscriptions=subscriptions
+        )
+    return {"build_seconds": time.perf_counter() - started}
+
+
+def run(url: str, renderer: str, processes: int, chunk: int) -> dict[str, float]:
+    """One billing run of November 2026, then the ledger posting of its events."""
+    from purchasing.billing import run as billing
+    from purchasing.billing.rendering import RenderPool
+    from purchasing.billing.settings import settings_from_config
+    from purchasing.config import load_config
+    from purchasing.ledger.services import post_pending_events
+    from purchasing.ledger.settings import settings_from_config as ledger_settings
+
+    config = load_config({"INVOICE_RENDERER": renderer})
+    sampler = _TreeSampler()
+    sampler.start()
+    with support.app_session(url) as session:
+        started = time.perf_counter()
+        if processes > 1:
+            with RenderPool(renderer=renderer, processes=processes) as pool:
+                result = _billing_run(billing, session, config, pool, chunk, settings_from_config)
+        else:
+            result = _billing_run(billing, session, config, None, chunk, settings_from_config)
+        run_seconds = time.perf_counter() - started
+        sampler.stop()
+        run_cpu = sampler.cpu_seconds
+        started = time.perf_counter()
+        posting = post_pending_events(
+            session, settings=ledger_settings(config), posted_by=None, progress=None
+        )
+        post_seconds = time.perf_counter() - started
+    return {
+        "run_seconds": run_seconds,
+        "run_cpu_seconds": run_cpu,
+        "post_seconds": post_seconds,
+        "invoices": len(result.issued),
+        "posted": posting.posted,
+        "peak_tree_megabytes": sampler.peak,
+        "peak_process_megabytes": max(
+            support.peak_megabytes(), support.peak_megabytes(resource.RUSAGE_CHILDREN)
+        ),
+    }
+
+
+def _billing_run(billing, session, config, render, chunk, settings_from_config):
+    return billing.run_billing(
+        session,
+        support.PERIOD,
+        settings=settings_from_config(config),
+        started_by=None,
+        issue_date=support.ISSUE_DATE,
+        render=render,
+        chunk_members=chunk,
+    )
+
+
+class _TreeSampler(threading.Thread):
+    """This process and all its descendants (the render pool and its fork server),
+    sampled every 0.2 s: their resident memory summed (the peak is what the run needs),
+    and the CPU time each has used (the render processes are not children whose
+    resources ``getrusage`` reports)."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peak = 0.0
+        self.cpu: dict[int, float] = {}
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(0.2):
+            self._sample()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join()
+        self._sample()
+
+    @property
+    def cpu_seconds(self) -> float:
+        return sum(self.cpu.values())
+
+    def _sample(self) -> None:
+        tree = _process_tree(os.getpid())
+        page = os.sysconf("SC_PAGE_SIZE")
+        ticks = os.sysconf("SC_CLK_TCK")
+        self.peak = max(self.peak, sum(rss for rss, _cpu in tree.values()) * page / 1e6)
+        for pid, (_rss, cpu) in tree.items():
+            self.cpu[pid] = max(self.cpu.get(pid, 0.0), cpu / ticks)
+
+
+def _process_tree(root: int) -> dict[int, tuple[int, int]]:
+    """Resident pages and CPU ticks (user + system) of ``root`` and its descendants."""
+    children: dict[int, list[int]] = {}
+    stats: dict[int, tuple[int, int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(entry.name)
+        children.setdefault(int(fields[1]), []).append(pid)
+        stats[pid] = (int(fields[21]), int(fields[11]) + int(fields[12]))
+    tree, stack = {}, [root]
+    while stack:
+        pid = stack.pop()
+        if pid in stats:
+            tree[pid] = stats[pid]
+        stack.extend(children.get(pid, []))
+    return tree
+
+
+def verify(url: str, members: int) -> dict[str, bool]:
+    """What the run promises, read back from the database."""
+    from sqlalchemy import func, select, text
+
+    from purchasing.billing.models import BillingRun, Invoice, InvoiceDocumentFile
+    from purchasing.ledger.models import JournalEntry
+
+    with support.app_session(url) as session:
+        sequences = session.scalars(
+            select(Invoice.sequence).where(Invoice.series == "FA").order_by(Invoice.sequence)
+        ).all()
+        per_member = session.execute(
+            select(func.count(), func.count(func.distinct(Invoice.member_id)))
+        ).one()
+        documents = session.scalar(select(func.count()).select_from(InvoiceDocumentFile))
+        unhashed = session.scalar(
+            text(
+                "SELECT count(*) FROM invoice_documents WHERE encode(sha256(pdf), 'hex') "
+                "<> pdf_sha256 OR length(xml) = 0"
+            )
+        )
+        entries = session.scalar(
+            select(func.count())
+            .select_from(JournalEntry)
+            .where(JournalEntry.source_kind == "invoice.issued")
+        )
+        billing_run = session.scalar(select(BillingRun))
+    return {
+        f"{members:,} invoices, one per member": tuple(per_member) == (members, members),
+        "numbered FA-2026-000001 onwards without gap": sequences
+        == list(range(1, len(sequences) + 1)),
+        "every PDF and XML stored under its SHA-256": documents == members and unhashed == 0,
+        "every invoice posted once to the ledger": entries == members,
+        "run completed, every member done": (
+            billing_run.status.value,
+            billing_run.members_done,
+            billing_run.members_total,
+        )
+        == ("completed", members, members),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--members", type=int, default=5_000)
+    parser.add_argument("--subscriptions", type=int, default=100_000)
+    parser.add_argument(
+        "--renderer", choices=["reportlab", "weasyprint", "both"], default="reportlab"
+    )
+    parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--chunk", type=int, default=50, help="members per transaction")
+    parser.add_argument("--phase", choices=["build", "run"])
+    parser.add_argument("--url")
+    args = parser.parse_args()
+    if args.phase == "build":
+        print(json.dumps(build(args.url, args.members, args.subscriptions)))
+        return 0
+    if args.phase == "run":
+        print(json.dumps(run(args.url, args.renderer, args.processes, args.chunk)))
+        return 0
+
+    unavailable = support.postgres_available()
+    if unavailable:
+        print(f"billing run: skipped, PostgreSQL unreachable ({unavailable})")
+        return 0
+    renderers = ["reportlab", "weasyprint"] if args.renderer == "both" else [args.renderer]
+    print(
+        f"billing run {support.PERIOD}: {args.members:,} members, {args.subscriptions:,} "
+        f"subscriptions, PostgreSQL; {args.processes} render process(es), "
+        f"{args.chunk} member(s) per transaction; {os.cpu_count()} CPU(s)"
+    )
+    url = support.create_database(TEMPLATE)
+    failed = False
+    try:
+        built = _child("build", url, args)
+        print(f"  data set built in {built['build_seconds']:.1f} s")
+        for renderer in renderers:
+            run_url = support.create_database(RUN_DATABASE, template=TEMPLATE)
+            figures = _child("run", run_url, args, renderer=renderer)
+            checks = verify(run_url, args.members)
+            failed |= not _report(renderer, figures, checks, args)
+    finally:
+        support.drop_database(RUN_DATABASE)
+        support.drop_database(TEMPLATE)
+    return 1 if failed else 0
+
+
+def _child(phase: str, url: str, args: argparse.Namespace, renderer: str = "") -> dict:
+    command = [
+        __file__,
+        "--phase",
+        phase,
+        "--url",
+        url,
+        "--members",
+        str(args.members),
+        "--subscriptions",
+        str(args.subscriptions),
+        "--processes",
+        str(args.processes),
+        "--chunk",
+        str(args.chunk),
+    ]
+    if renderer:
+        command += ["--renderer", renderer]
+    completed = support.run_child(command)
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def _report(renderer: str, figures: dict, checks: dict[str, bool], args) -> bool:
+    invoices = int(figures["invoices"])
+    total = figures["run_seconds"] + figures["post_seconds"]
+    print(f"  {renderer}:")
+    print(
+        f"    run: {invoices:,} invoices in {figures['run_seconds']:.1f} s "
+        f"({invoices / figures['run_seconds']:.1f} invoices/s), "
+        f"CPU {figures['run_cpu_seconds']:.1f} s in the run's processes (database server's "
+        "not counted)"
+    )
+    print(
+        f"    ledger posting: {int(figures['posted']):,} entries in "
+        f"{figures['post_seconds']:.1f} s; issued and posted in {total:.1f} s"
+    )
+    print(
+        f"    peak memory (RSS): {figures['peak_tree_megabytes']:.0f} MB for the run's "
+        f"processes together, {figures['peak_process_megabytes']:.0f} MB for the largest"
+    )
+    full_size = args.members >= 5_000 and args.subscriptions >= 100_000
+    targets = {
+        **checks,
+        f"peak memory < {TARGET_MEGABYTES:.0f} MB": figures["peak_tree_megabytes"]
+        < TARGET_MEGABYTES,
+    }
+    if full_size:
+        targets[f"issued and posted in <= {TARGET_SECONDS:.0f} s"] = total <= TARGET_SECONDS
+    for label, ok in targets.items():
+        print(f"    {'ok  ' if ok else 'FAIL'} {label}")
+    return all(targets.values())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
