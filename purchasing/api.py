@@ -6,15 +6,17 @@ messages under ``errors`` (``{"json": {"field": ["message"]}}``), like parse err
 
 from __future__ import annotations
 
+import re
 from http import HTTPStatus
 from typing import Any
 
-from flask import Flask, jsonify, request, send_from_directory
+from flask import Flask, current_app, jsonify, request, send_from_directory
 from flask_smorest import Api
 from flask_smorest import Blueprint as SmorestBlueprint
 from marshmallow import Schema, fields
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.routing import BaseConverter, IntegerConverter, ValidationError
 
 from purchasing.auth.access import API_PREFIX, declare_public_endpoints
 from purchasing.errors import DomainError
@@ -65,7 +67,8 @@ def init_app(app: Flask) -> None:
 
     def handle_http_exception(exc: HTTPException) -> Any:
         if request.path.startswith(API_PREFIX) and smorest_handler is not None:
-            return smorest_handler(exc)
+            payload, status, headers = smorest_handler(exc)
+            return _with_field_messages(payload, exc), status, headers
         from purchasing.web import render_error  # pages are imported late: they need the app
 
         return render_error(exc)
@@ -84,6 +87,77 @@ def init_app(app: Flask) -> None:
     )
 
 
+def _with_field_messages(payload: dict[str, Any], exc: HTTPException) -> dict[str, Any]:
+    """Every API error says what went wrong, and which field where one is to blame.
+
+    Parse errors on the whole body (``{"json": ["Invalid JSON body."]}``) are put under
+    ``_schema``, marshmallow's name for the input as a whole; a path that no route takes
+    only because a parameter is malformed names that parameter.
+    """
+    errors = payload.get("errors")
+    if errors:
+        errors = {
+            location: messages if isinstance(messages, dict) else {"_schema": messages}
+            for location, messages in errors.items()
+        }
+    elif request.url_rule is None and (path_errors := _malformed_path_parameters()):
+        errors = {"path": path_errors}
+    if errors:
+        payload["errors"] = errors
+        named = (
+            where if field == "_schema" else f"{where}.{field}"
+            for where, fields in errors.items()
+            for field in fields
+        )
+        payload.setdefault("message", f"invalid {', '.join(named)}")
+    payload.setdefault("message", exc.description or HTTPStatus(exc.code or 500).phrase)
+    return payload
+
+
+_PATH_VARIABLE = re.compile(r"<(?:(?P<converter>[^:<>]+):)?(?P<name>[^<>]+)>")
+
+
+def _malformed_path_parameters() -> dict[str, list[str]] | None:
+    """The parameters that kept the request path from matching a route of its shape
+    (``/orders/abc``, an id larger than an id column holds), with why; None when no route
+    has its shape."""
+    url_map = current_app.url_map
+    parts = request.path.split("/")
+    for rule in url_map.iter_rules():
+        if request.method not in (rule.methods or ()) or rule.rule.count("/") + 1 != len(parts):
+            continue
+        refused: dict[str, list[str]] = {}
+        for pattern, value in zip(rule.rule.split("/"), parts, strict=True):
+            variable = _PATH_VARIABLE.fullmatch(pattern)
+            if variable is None:
+                if pattern != value:
+                    break
+                continue
+            converter = url_map.converters[variable["converter"] or "default"](url_map)
+            if not _converts(converter, value):
+                refused[variable["name"]] = [_refusal(converter)]
+        else:
+            if refused:
+                return refused
+    return None
+
+
+def _refusal(converter: BaseConverter) -> str:
+    if isinstance(converter, IntegerConverter):
+        return f"not a whole number from 0 to {converter.max}"
+    return "not a valid value here"
+
+
+def _converts(converter: BaseConverter, value: str) -> bool:
+    if not re.fullmatch(converter.regex, value):
+        return False
+    try:
+        converter.to_python(value)
+    except ValidationError:
+        return False
+    return True
+
+
 def _handle_domain_error(exc: DomainError) -> Any:
     if request.path.startswith(API_PREFIX):
         return _domain_error(exc)
@@ -95,8 +169,6 @@ def _handle_domain_error(exc: DomainError) -> Any:
 def _handle_unexpected(exc: Exception) -> Any:
     if isinstance(exc, HTTPException):
         raise exc
-    from flask import current_app
-
     current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
     if current_app.config.get("PROPAGATE_EXCEPTIONS"):
         raise exc

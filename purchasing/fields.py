@@ -7,6 +7,7 @@ rather than silently rounded.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -105,10 +106,19 @@ class _LengthUnlessNone(validate.Length):
         return value if value is None else super().__call__(value)
 
 
-class Text(fields.String):
-    """Trimmed text. Blank is refused when required, None when nullable, else ""."""
+#: Characters no document may carry: control characters but tab and line breaks, lone
+#: surrogates and the two non-characters XML refuses (invoices embed text in Factur-X XML).
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 
-    default_error_messages = {"blank": "may not be blank"}
+
+class Text(fields.String):
+    """Trimmed text. Blank is refused when required, None when nullable, else "";
+    control characters are refused."""
+
+    default_error_messages = {
+        "blank": "may not be blank",
+        "unprintable": "may not contain control characters",
+    }
 
     def __init__(self, *, max_length: int | None = None, **kwargs: Any) -> None:
         validators = [_LengthUnlessNone(max=max_length)] if max_length is not None else []
@@ -119,6 +129,8 @@ class Text(fields.String):
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str | None:
         text = super()._deserialize(value, attr, data, **kwargs).strip()
+        if _UNPRINTABLE.search(text):
+            raise self.make_error("unprintable")
         if text:
             return text
         if self.required:
@@ -126,15 +138,30 @@ class Text(fields.String):
         return None if self.allow_none else ""
 
 
+#: The largest id an id column holds (32-bit on PostgreSQL).
+MAX_ID = 2**31 - 1
+
+#: The last page a list serves: its offset must fit a 64-bit integer on SQLite and PostgreSQL.
+MAX_PAGE = 1_000_000
+
+
+def Id(**kwargs: Any) -> fields.Integer:
+    """The id of a row: a whole number from 1 up to what an id column holds; a larger one
+    is refused, never looked up (PostgreSQL would fail on it)."""
+    return fields.Integer(validate=validate.Range(min=1, max=MAX_ID), **kwargs)
+
+
 class PaginationQuerySchema(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
 
 __all__ = [
     "MAX_AMOUNT",
+    "MAX_ID",
     "Amount",
     "ExactDecimal",
+    "Id",
     "PaginationQuerySchema",
     "Quantity",
     "Rate",

@@ -12,10 +12,12 @@ replayed against them and they need no CSRF token.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
-from flask import Flask, abort, current_app, g, redirect, request, url_for
+from flask import Flask, current_app, g, redirect, request, url_for
 from flask_login import LoginManager, current_user
+from flask_smorest import abort
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from purchasing.auth.models import User
 from purchasing.auth.roles import Role
@@ -98,21 +100,29 @@ def _check_access() -> Any:
     rule = access_rule(current_app, request.endpoint, request.method)
     if rule is None:
         current_app.logger.error("endpoint %s declares no access rule", request.endpoint)
-        abort(403)
+        _refuse(403, "this endpoint declares no access rule")
     g.actor = _resolve_actor()
     if rule == PUBLIC:
         return None
     actor = g.actor
     if actor is None:
         if request.path.startswith(API_PREFIX):
-            abort(401)
+            _refuse(401, "missing, unknown or revoked bearer token")
         return redirect(url_for("auth.login", next=request.full_path))
     if actor.role not in rule:
-        abort(403)
+        _refuse(403, f"the role {actor.role.value} may not call this endpoint")
     return None
 
 
+def _refuse(status: int, reason: str) -> NoReturn:
+    """Abort naming the credential at fault (API answers carry it as a field message)."""
+    abort(status, message=reason, errors={"headers": {"Authorization": [reason]}})
+
+
 def init_app(app: Flask) -> None:
+    if app.config.get("TRUSTED_PROXIES"):
+        # The client address (sign-in throttle) is what the trusted proxies forwarded.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"])
     login_manager.init_app(app)
     declare_public_endpoints(app, "static")
     app.before_request(_check_access)

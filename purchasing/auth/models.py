@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Enum, ForeignKey, String
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from purchasing.auth.roles import Role
@@ -62,3 +62,22 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship(back_populates="tokens")
+
+
+class LoginFailure(Base):
+    """A failed web sign-in, kept while it counts for the throttle (see
+    ``services.sign_in``): per account and per client address, whichever process
+    answered."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (
+        Index("ix_login_failures_email_failed_at", "email", "failed_at"),
+        Index("ix_login_failures_address_failed_at", "address", "failed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: the e-mail tried, lower-cased, whether or not an account has it
+    email: Mapped[str] = mapped_column(String(254))
+    #: the client's IP address (v4 or v6)
+    address: Mapped[str] = mapped_column(String(45))
+    failed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -1,22 +1,26 @@
-"""Use cases of accounts: create users, check passwords, issue and revoke API tokens."""
+"""Use cases of accounts: create users, sign in (throttled), issue and revoke API tokens."""
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import math
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.orm import Session
 
 from purchasing.audit.services import record_change, snapshot
-from purchasing.auth.models import ApiToken, User
+from purchasing.auth.models import ApiToken, LoginFailure, User
 from purchasing.auth.roles import Actor, Role
 from purchasing.db import utcnow
-from purchasing.errors import Conflict, NotFound, ValidationFailed
+from purchasing.errors import Conflict, DomainError, NotFound, ValidationFailed
 
+log = logging.getLogger(__name__)
 _hasher = PasswordHasher()
 #: Hash checked when the e-mail is unknown, so timing does not reveal which e-mails exist.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
@@ -86,9 +90,93 @@ def create_user(
     return user
 
 
-def authenticate(session: Session, email: str, password: str) -> User | None:
-    """The active user with this e-mail and password, or None."""
-    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+@dataclass(frozen=True)
+class LoginThrottle:
+    """How many failed sign-ins within ``window`` make an account, or a client address,
+    wait: an address gets more, as a town hall's agents share one."""
+
+    window: timedelta = timedelta(minutes=15)
+    per_account: int = 5
+    per_address: int = 20
+
+
+class TooManyLoginFailures(DomainError):
+    """Sign-ins are refused for a while: too many recent failures for the account or
+    from the client address."""
+
+    status_code = 429
+
+    def __init__(self, retry_after: timedelta) -> None:
+        self.retry_after = retry_after
+        self.minutes = max(1, math.ceil(retry_after.total_seconds() / 60))
+        super().__init__(
+            f"too many failed sign-ins: try again in {self.minutes} minute(s)", field="email"
+        )
+
+
+def sign_in(
+    session: Session,
+    email: str,
+    password: str,
+    *,
+    address: str,
+    throttle: LoginThrottle,
+    now: datetime | None = None,
+) -> User | None:
+    """The active user with this e-mail and password, or None (the failure is counted).
+
+    While the account or the address has ``throttle``'s number of failures within its
+    window, every attempt is refused with :class:`TooManyLoginFailures` before the
+    password is even checked, so guessing goes no faster than the throttle allows. The
+    failures are rows in the database: every process answering sign-ins sees them.
+    """
+    now = now or utcnow()
+    email = email.strip().lower()[:254]
+    address = address[:45]
+    since = now - throttle.window
+    waits = [
+        _wait(session, LoginFailure.email == email, throttle.per_account, since, now),
+        _wait(session, LoginFailure.address == address, throttle.per_address, since, now),
+    ]
+    if any(waits):
+        log.warning("sign-in refused (throttled) for %s from %s", email, address)
+        raise TooManyLoginFailures(max(wait for wait in waits if wait is not None))
+    user = _check_password(session, email, password)
+    # Who tried, from where, and the outcome; never what was typed as the password.
+    log.info("sign-in %s for %s from %s", "failed" if user is None else "ok", email, address)
+    if user is None:
+        # Failures older than the window count no more: forget them as new ones come.
+        session.execute(delete(LoginFailure).where(LoginFailure.failed_at <= since))
+        session.add(LoginFailure(email=email, address=address, failed_at=now))
+    else:
+        session.execute(delete(LoginFailure).where(LoginFailure.email == email))
+    session.commit()
+    return user
+
+
+def _wait(
+    session: Session, of: ColumnElement[bool], limit: int, since: datetime, now: datetime
+) -> timedelta | None:
+    """How long until fewer than ``limit`` failures matching ``of`` fall in the window,
+    or None when that is already so."""
+    # The limit-th most recent failure in the window: once it leaves the window, the
+    # count drops below the limit.
+    oldest_counted = session.scalar(
+        select(LoginFailure.failed_at)
+        .where(of, LoginFailure.failed_at > since)
+        .order_by(LoginFailure.failed_at.desc())
+        .offset(limit - 1)
+        .limit(1)
+    )
+    if oldest_counted is None:
+        return None
+    return oldest_counted - since
+
+
+def _check_password(session: Session, email: str, password: str) -> User | None:
+    """The active user with this e-mail and password, or None; an outdated hash is
+    replaced (the caller commits)."""
+    user = session.scalar(select(User).where(User.email == email))
     if user is None or user.password_hash is None:
         _verify(_DUMMY_HASH, password)
         return None
@@ -96,7 +184,6 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
         return None
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
-        session.commit()
     return user
 
 

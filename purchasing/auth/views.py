@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import login_user, logout_user
 
 from purchasing.api import Blueprint as ApiBlueprint
@@ -37,13 +48,35 @@ def login() -> Any:
     """Sign-in page."""
     form = LoginForm()
     if form.validate_on_submit():
-        user = services.authenticate(get_session(), form.email.data, form.password.data)
+        try:
+            user = services.sign_in(
+                get_session(),
+                form.email.data,
+                form.password.data,
+                address=request.remote_addr or "",
+                throttle=login_throttle(current_app.config),
+            )
+        except services.TooManyLoginFailures as refused:
+            form.password.errors.append(
+                "Trop de tentatives de connexion infructueuses. "
+                f"Réessayez dans {refused.minutes} minute{'s' if refused.minutes > 1 else ''}."
+            )
+            page = render_template("auth/login.html", form=form)
+            return page, 429, {"Retry-After": str(int(refused.retry_after.total_seconds()) + 1)}
         if user is not None:
-            session.clear()  # a fresh session id: no fixation
+            session.clear()  # a fresh session: nothing planted before sign-in survives it
             login_user(user)
             return redirect(_safe_next(request.args.get("next")))
         form.password.errors.append("E-mail ou mot de passe incorrect.")
     return render_template("auth/login.html", form=form), 200 if request.method == "GET" else 422
+
+
+def login_throttle(config: Mapping[str, Any]) -> services.LoginThrottle:
+    return services.LoginThrottle(
+        window=timedelta(minutes=config["LOGIN_THROTTLE_WINDOW_MINUTES"]),
+        per_account=config["LOGIN_THROTTLE_PER_ACCOUNT"],
+        per_address=config["LOGIN_THROTTLE_PER_ADDRESS"],
+    )
 
 
 @bp.post("/logout")

@@ -95,3 +95,33 @@ def test_an_undeclared_endpoint_is_refused(app, api_as):
 def test_an_id_beyond_64_bits_is_a_404_not_a_server_error(api_as):
     response = api_as("admin").get("/members/99999999999999999999")
     assert response.status_code == 404
+
+
+def test_an_id_no_id_column_holds_is_a_404_naming_the_parameter(api_as):
+    # Ids are 32-bit columns: PostgreSQL would refuse a larger value with an error.
+    admin = api_as("admin")
+    for method, path in (
+        ("GET", f"/members/{2**31}"),
+        ("GET", "/members/abc"),
+        ("DELETE", "/orders/1/lines/-1"),
+    ):
+        response = admin.request(method, path)
+        assert response.status_code == 404, path
+        (name,) = response.json["errors"]["path"]
+        assert name in {"member_id", "line_id"}
+        assert response.json["errors"]["path"][name] == [
+            f"not a whole number from 0 to {2**31 - 1}"
+        ]
+
+
+def test_anonymous_and_wrong_role_refusals_name_the_credential(api_as):
+    anonymous = api_as(None).get("/members")
+    assert anonymous.status_code == 401
+    assert anonymous.json["errors"] == {
+        "headers": {"Authorization": ["missing, unknown or revoked bearer token"]}
+    }
+    refused = api_as("member").get("/audit-records")
+    assert refused.status_code == 403
+    assert refused.json["errors"]["headers"]["Authorization"] == [
+        "the role member may not call this endpoint"
+    ]
