@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install run serve test test-postgres lint format bench clean
+.PHONY: install run serve test test-postgres fuzz lint format bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,12 @@ test: install
 test-postgres: install
 	TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test $(BIN)/pytest
 
+## fuzz: the whole API fuzzed from its OpenAPI document as every role, far longer than in
+## `make test` (FUZZ_EXAMPLES per operation and role; TEST_DATABASE_URL=... for PostgreSQL)
+FUZZ_EXAMPLES ?= 100
+fuzz: install
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/fuzz -p no:randomly
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -44,8 +50,16 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+## bench: every benchmark of bench/ (each prints its figures and checks its targets; all run,
+## then the status says whether some target was missed). One of them, with arguments:
+##   make bench-billing_run ARGS="--members 500 --subscriptions 10000 --renderer weasyprint"
 bench: install
-	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@failed=""; for script in bench/[!_]*.py; do echo "== $$script"; \
+	  $(BIN)/python $$script || failed="$$failed $$script"; done; \
+	  if [ -n "$$failed" ]; then echo "targets missed by:$$failed"; exit 1; fi
+
+bench-%: install
+	$(BIN)/python bench/$*.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache

@@ -13,10 +13,11 @@ csrf = CSRFProtect()
 
 
 class DatabaseIdConverter(IntegerConverter):
-    """``<int:...>`` limited to what a BIGINT column holds."""
+    """``<int:...>`` limited to what an INTEGER column holds: the ids' columns are 32-bit
+    on PostgreSQL, which refuses a larger value with an error, not an empty result."""
 
     def __init__(self, url_map: Map, *args: object, **kwargs: object) -> None:
-        kwargs.setdefault("max", 2**63 - 1)
+        kwargs.setdefault("max", 2**31 - 1)
         super().__init__(url_map, *args, **kwargs)
 
 
@@ -54,16 +55,35 @@ def _init_security(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     """Every blueprint, listed explicitly: what the application serves is read here."""
+    from purchasing.audit import pages as audit_pages
     from purchasing.audit import views as audit_views
     from purchasing.auth import views as auth_views
+    from purchasing.billing import pages as billing_pages
     from purchasing.billing import views as billing_views
+    from purchasing.catalog import pages as catalog_pages
     from purchasing.catalog import views as catalog_views
+    from purchasing.ledger import pages as ledger_pages
     from purchasing.ledger import views as ledger_views
+    from purchasing.members import pages as members_pages
     from purchasing.members import views as members_views
+    from purchasing.orders import pages as orders_pages
+    from purchasing.orders import staff_pages as orders_staff_pages
     from purchasing.orders import views as orders_views
+    from purchasing.subsidies import pages as subsidies_pages
     from purchasing.subsidies import views as subsidies_views
 
-    for page_bp in (web.bp, auth_views.bp):
+    for page_bp in (
+        web.bp,
+        auth_views.bp,
+        members_pages.bp,
+        catalog_pages.bp,
+        orders_pages.bp,
+        orders_staff_pages.bp,
+        billing_pages.bp,
+        subsidies_pages.bp,
+        ledger_pages.bp,
+        audit_pages.bp,
+    ):
         app.register_blueprint(page_bp)
     for api_bp in (
         auth_views.api_bp,

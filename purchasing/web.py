@@ -1,4 +1,8 @@
-"""Pages for people: the home page, error pages and French formatting filters."""
+"""Pages for people: the home page, error pages, the menu and French formatting filters.
+
+Each domain serves its own pages from its ``pages.py``; what they share is in
+``purchasing.pages``.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 from purchasing.auth.access import allow_any_user, current_actor
 from purchasing.errors import DomainError
 from purchasing.formats import FILTERS
+from purchasing.pages import french_message, navigation_for, page_url
 
 bp = Blueprint("web", __name__)
 
@@ -18,7 +23,8 @@ bp = Blueprint("web", __name__)
 @allow_any_user
 def home() -> str:
     """Home page of a signed-in user."""
-    return render_template("home.html", actor=current_actor())
+    actor = current_actor()
+    return render_template("home.html", actor=actor, links=navigation_for(actor.role))
 
 
 ERROR_TITLES = {
@@ -43,10 +49,23 @@ def render_error(exc: HTTPException | DomainError) -> Any:
 
 def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(FILTERS)
+    app.jinja_env.filters["french_message"] = french_message
+    app.jinja_env.globals["page_url"] = page_url
+
+    @app.context_processor
+    def menu() -> dict[str, Any]:
+        actor = current_actor()
+        return {"menu": navigation_for(actor.role) if actor is not None else []}
 
     @app.after_request
     def security_headers(response: Any) -> Any:
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        return response
+        from flask import g, request
+
+        from purchasing.auth.headers import apply_security_headers
+
+        return apply_security_headers(
+            response,
+            endpoint=request.endpoint,
+            https=request.is_secure,
+            signed_in=g.get("actor") is not None,
+        )
