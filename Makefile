@@ -16,6 +16,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+## run and serve are the laptop's demo: CENTRALE_ENV=development accepts the shipped
+## SECRET_KEY, which production (gunicorn wsgi:app, celery, centrale without it) refuses.
+run serve: export CENTRALE_ENV = development
+
 ## run: install, migrate the SQLite database under instance/, load catalogue, FEDER programme
 ## and demo data, serve
 run: install

@@ -7,7 +7,7 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.routing import IntegerConverter, Map
 
 from purchasing import api, db, web
-from purchasing.config import INSTANCE_DIR, load_config
+from purchasing.config import INSTANCE_DIR, load_config, refuse_insecure_secret_key
 
 csrf = CSRFProtect()
 
@@ -24,6 +24,8 @@ class DatabaseIdConverter(IntegerConverter):
 def create_app(overrides: dict | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(INSTANCE_DIR))
     app.config.update(load_config(overrides))
+    # Before anything else: a production start with a forgeable session key stops here.
+    refuse_insecure_secret_key(app.config, debug=app.debug)
     # Before any route is added: ids in paths must fit a 64-bit column (else 404, not 500).
     app.url_map.converters["int"] = DatabaseIdConverter
 

@@ -7,6 +7,14 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = PROJECT_ROOT / "instance"
+#: The key shipped for a laptop: public, so it never signs a production session.
+DEV_SECRET_KEY = "dev-only-secret-change-me"
+#: ``CENTRALE_ENV`` values under which the shipped key is accepted (``make run`` sets it).
+DEVELOPMENT_ENVS = frozenset({"development", "dev"})
+
+
+class InsecureSecretKey(RuntimeError):
+    """Production without a secret key of its own: sessions and CSRF tokens could be forged."""
 
 
 def default_database_url() -> str:
@@ -16,7 +24,9 @@ def default_database_url() -> str:
 def load_config(overrides: dict | None = None) -> dict:
     """Settings for ``create_app``: environment first, then ``overrides`` (tests)."""
     config = {
-        "SECRET_KEY": os.environ.get("SECRET_KEY", "dev-only-secret-change-me"),
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or DEV_SECRET_KEY,
+        #: "production" unless told: "development" accepts the shipped SECRET_KEY.
+        "CENTRALE_ENV": os.environ.get("CENTRALE_ENV", "production"),
         "DATABASE_URL": os.environ.get("DATABASE_URL") or default_database_url(),
         "CATALOG_DIR": os.environ.get("CATALOG_DIR", str(PROJECT_ROOT / "catalog")),
         # The seller on every document: the syndicat's own identity (sample values).
@@ -77,3 +87,20 @@ def load_config(overrides: dict | None = None) -> dict:
     }
     config.update(overrides or {})
     return config
+
+
+def is_development(config: dict, *, debug: bool = False) -> bool:
+    """Tests, the debugger, or ``CENTRALE_ENV=development``: a laptop, not production."""
+    return bool(config.get("TESTING")) or debug or config.get("CENTRALE_ENV") in DEVELOPMENT_ENVS
+
+
+def refuse_insecure_secret_key(config: dict, *, debug: bool = False) -> None:
+    """Refuse to start in production with no SECRET_KEY or the shipped development one."""
+    if is_development(config, debug=debug):
+        return
+    if not config.get("SECRET_KEY") or config["SECRET_KEY"] == DEV_SECRET_KEY:
+        raise InsecureSecretKey(
+            "SECRET_KEY is unset or the shipped development key: set SECRET_KEY to a long "
+            "random value of your own (python -c 'import secrets; print(secrets.token_hex(32))')"
+            ", or CENTRALE_ENV=development on a laptop"
+        )

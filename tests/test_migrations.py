@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from alembic import command
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
+from purchasing.billing.document import DocumentKind
+from purchasing.billing.models import Invoice
 from purchasing.db import make_engine
 from purchasing.migrate import alembic_config, upgrade
 from purchasing.models import metadata
+from tests.factories import make_member
 
 SCRATCH_DATABASE = "centrale_migrations_test"
 
@@ -56,3 +62,42 @@ def test_downgrade_to_base_and_back(empty_database_url):
     finally:
         engine.dispose()
     upgrade(empty_database_url)
+
+
+def test_0012_hashes_the_xml_of_the_documents_already_stored(empty_database_url):
+    """The XML of documents stored before 0012 gets its SHA-256, computed from it."""
+    upgrade(empty_database_url, "0011")
+    xml = b'<?xml version="1.0"?><rsm:CrossIndustryInvoice/>'
+    engine = make_engine(empty_database_url)
+    try:
+        # Members and invoices are as 0011 left them: the models may write them.
+        with Session(engine) as session:
+            invoice = Invoice(
+                kind=DocumentKind.INVOICE, series="FA", member_id=make_member(session).id
+            )
+            session.add(invoice)
+            session.commit()
+            invoice_id = invoice.id
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO invoice_documents (invoice_id, pdf, xml, pdf_sha256, "
+                    "rendered_at) VALUES (:id, :pdf, :xml, :digest, :at)"
+                ),
+                {
+                    "id": invoice_id,
+                    "pdf": b"%PDF",
+                    "xml": xml,
+                    "digest": hashlib.sha256(b"%PDF").hexdigest(),
+                    "at": datetime(2026, 11, 30, 10, tzinfo=UTC),
+                },
+            )
+        upgrade(empty_database_url)
+        with engine.connect() as conn:
+            stored = conn.scalar(
+                text("SELECT xml_sha256 FROM invoice_documents WHERE invoice_id = :id"),
+                {"id": invoice_id},
+            )
+        assert stored == hashlib.sha256(xml).hexdigest()
+    finally:
+        engine.dispose()

@@ -62,13 +62,14 @@ def run(period: str, issue_date) -> None:
 @billing.command("verify-documents")
 @with_appcontext
 def verify_documents() -> None:
-    """Check every stored invoice PDF against the SHA-256 recorded at issue; status 1 if
-    one is altered or missing."""
+    """Check every stored invoice PDF and XML against the SHA-256 recorded at issue;
+    status 1 if one is altered or missing."""
     result = integrity.verify_documents(get_session())
     click.echo(f"{result.checked} document(s) checked")
     for altered in result.altered:
         click.echo(
-            f"error: {altered.number}: stored PDF altered (SHA-256 {altered.stored_sha256}, "
+            f"error: {altered.number}: stored {altered.part} altered "
+            f"(SHA-256 {altered.stored_sha256}, "
             f"recorded at issue {altered.recorded_sha256})",
             err=True,
         )

@@ -1,9 +1,10 @@
 """Checks that the stored invoice documents are still the ones issued.
 
-Each issued invoice's PDF was hashed (SHA-256) when it was rendered. Serving one refuses a
-PDF that no longer matches (:func:`.services.stored_document`); this check goes through
-them all, for the operator (``centrale billing verify-documents``) or a scheduled job, so
-that an altered or missing file is found before a member or an auditor asks for it.
+Each issued invoice's PDF and Factur-X XML were hashed (SHA-256) when they were stored.
+Serving one refuses a file that no longer matches (:func:`.services.stored_document`);
+this check goes through them all, for the operator (``centrale billing verify-documents``)
+or a scheduled job, so that an altered or missing file is found before a member or an
+auditor asks for it.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ _BATCH = 100
 class AlteredDocument:
     invoice_id: int
     number: str
-    #: the SHA-256 recorded at issue, and that of the PDF stored now
+    #: the SHA-256 recorded at issue, and that of the file stored now
     recorded_sha256: str
     stored_sha256: str
+    #: which stored file no longer matches: "PDF" or "XML"
+    part: str = "PDF"
 
 
 @dataclass(frozen=True)
@@ -42,13 +45,16 @@ class DocumentCheck:
 
 
 def verify_documents(session: Session) -> DocumentCheck:
-    """Hash every stored invoice PDF again and compare with the hash recorded at issue."""
+    """Hash every stored invoice PDF and XML again and compare with the hashes recorded at
+    issue."""
     rows = session.execute(
         select(
             InvoiceDocumentFile.invoice_id,
             Invoice.number,
             InvoiceDocumentFile.pdf,
             InvoiceDocumentFile.pdf_sha256,
+            InvoiceDocumentFile.xml,
+            InvoiceDocumentFile.xml_sha256,
         )
         .join(Invoice, Invoice.id == InvoiceDocumentFile.invoice_id)
         .order_by(InvoiceDocumentFile.invoice_id)
@@ -56,11 +62,12 @@ def verify_documents(session: Session) -> DocumentCheck:
     )
     checked = 0
     altered = []
-    for invoice_id, number, pdf, recorded in rows:
+    for invoice_id, number, pdf, pdf_recorded, xml, xml_recorded in rows:
         checked += 1
-        stored = hashlib.sha256(pdf).hexdigest()
-        if stored != recorded:
-            altered.append(AlteredDocument(invoice_id, number, recorded, stored))
+        for part, content, recorded in (("PDF", pdf, pdf_recorded), ("XML", xml, xml_recorded)):
+            stored = hashlib.sha256(content).hexdigest()
+            if stored != recorded:
+                altered.append(AlteredDocument(invoice_id, number, recorded, stored, part))
     missing = session.scalars(
         select(Invoice.number)
         .outerjoin(InvoiceDocumentFile, InvoiceDocumentFile.invoice_id == Invoice.id)

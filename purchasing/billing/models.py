@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    DDL,
     JSON,
     CheckConstraint,
     ForeignKey,
@@ -134,6 +135,14 @@ class InvoiceLine(Base):
             sqlite_where=text("subscription_id IS NOT NULL"),
             postgresql_where=text("subscription_id IS NOT NULL"),
         ),
+        # ... which holds only if both are set: a NULL is distinct from every other in a
+        # unique index, so a subscription line without them could be written any number
+        # of times.
+        CheckConstraint(
+            "subscription_id IS NULL "
+            "OR (billed_period_start IS NOT NULL AND service_start IS NOT NULL)",
+            name="subscription_line_has_period",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -194,8 +203,10 @@ class InvoiceDocumentFile(Base):
     invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), primary_key=True)
     pdf: Mapped[bytes] = mapped_column(LargeBinary)
     xml: Mapped[bytes] = mapped_column(LargeBinary)
-    #: SHA-256 of the PDF at issue; a stored file that no longer matches is never served
+    #: SHA-256 of the PDF and of the XML at issue; a stored file that no longer matches
+    #: is never served
     pdf_sha256: Mapped[str] = mapped_column(String(64))
+    xml_sha256: Mapped[str] = mapped_column(String(64))
     rendered_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     invoice: Mapped[Invoice] = relationship(back_populates="document")
@@ -273,7 +284,10 @@ _SETTLEMENT_COLUMNS = frozenset({"amount_paid", "amount_credited", "payment_stat
 @event.listens_for(Invoice, "before_update")
 def _guard_issued_invoice(_mapper: Any, _connection: Any, invoice: Invoice) -> None:
     state = inspect(invoice)
-    if invoice.status is not InvoiceStatus.ISSUED or state.attrs.status.history.has_changes():
+    status = state.attrs.status.history
+    if InvoiceStatus.ISSUED in status.deleted:
+        raise IssuedDocumentIsImmutable(f"invoice {invoice.number}: issued, never a draft again")
+    if invoice.status is not InvoiceStatus.ISSUED or status.has_changes():
         return  # a draft, or the flush that issues it
     changed = {
         attr.key
@@ -300,3 +314,64 @@ def _guard_issued_parts(_mapper: Any, connection: Any, part: Any) -> None:
         raise IssuedDocumentIsImmutable(
             f"{type(part).__name__} of issued invoice {invoice_id} cannot change"
         )
+
+
+#: Below the ORM's guard, the database's own: an issued invoice never goes back to draft
+#: and keeps its number and the number's parts, whatever code or person writes (the
+#: settlement columns stay free). PostgreSQL and SQLite each in their own words; the
+#: migration 0012 creates the same. (SQLite drops a table's triggers with the table: a
+#: batch migration that rebuilds ``invoices`` must create this one again.)
+ISSUED_NUMBER_FUNCTION_SQL = """
+CREATE OR REPLACE FUNCTION issued_invoice_keeps_its_number() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF OLD.status = 'issued' AND (
+        NEW.status IS DISTINCT FROM OLD.status
+        OR NEW.series IS DISTINCT FROM OLD.series
+        OR NEW.fiscal_year IS DISTINCT FROM OLD.fiscal_year
+        OR NEW.sequence IS DISTINCT FROM OLD.sequence
+        OR NEW.number IS DISTINCT FROM OLD.number
+    ) THEN
+        RAISE EXCEPTION USING ERRCODE = 'check_violation', MESSAGE =
+            'invoice ' || OLD.number || ' is issued: its status and number never change';
+    END IF;
+    RETURN NEW;
+END
+$$
+"""
+ISSUED_NUMBER_TRIGGER_SQL = """
+CREATE TRIGGER invoices_issued_keep_number
+BEFORE UPDATE ON invoices
+FOR EACH ROW EXECUTE FUNCTION issued_invoice_keeps_its_number()
+"""
+DROP_ISSUED_NUMBER_FUNCTION_SQL = "DROP FUNCTION IF EXISTS issued_invoice_keeps_its_number()"
+ISSUED_NUMBER_SQLITE_TRIGGER_SQL = """
+CREATE TRIGGER invoices_issued_keep_number
+BEFORE UPDATE OF status, series, fiscal_year, sequence, number ON invoices
+FOR EACH ROW
+WHEN OLD.status = 'issued' AND (
+    NEW.status IS NOT OLD.status
+    OR NEW.series IS NOT OLD.series
+    OR NEW.fiscal_year IS NOT OLD.fiscal_year
+    OR NEW.sequence IS NOT OLD.sequence
+    OR NEW.number IS NOT OLD.number
+)
+BEGIN
+    SELECT RAISE(ABORT, 'an issued invoice: its status and number never change');
+END
+"""
+
+for _statement in (ISSUED_NUMBER_FUNCTION_SQL, ISSUED_NUMBER_TRIGGER_SQL):
+    event.listen(
+        Invoice.__table__, "after_create", DDL(_statement).execute_if(dialect="postgresql")
+    )
+event.listen(
+    Invoice.__table__,
+    "after_create",
+    DDL(ISSUED_NUMBER_SQLITE_TRIGGER_SQL).execute_if(dialect="sqlite"),
+)
+event.listen(
+    Invoice.__table__,
+    "after_drop",
+    DDL(DROP_ISSUED_NUMBER_FUNCTION_SQL).execute_if(dialect="postgresql"),
+)

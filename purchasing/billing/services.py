@@ -145,15 +145,19 @@ def list_invoices(
 def stored_document(session: Session, invoice_id: int, *, actor: Actor | None) -> Invoice:
     """The invoice whose stored PDF and XML are to be served, exactly as issued.
 
-    Raises :class:`StoredDocumentAltered` when the PDF no longer has the SHA-256 it was
-    issued with: a member must never receive a file other than the one issued.
+    Raises :class:`StoredDocumentAltered` when the PDF or the XML no longer has the
+    SHA-256 it was issued with: a member must never receive a file other than the one issued.
     """
     invoice = get_invoice(session, invoice_id, actor=actor)
     stored = invoice.document
     if stored is None:
         raise NotFound(f"invoice {invoice_id} has no document", field="invoice_id")
-    if hashlib.sha256(stored.pdf).hexdigest() != stored.pdf_sha256:
-        raise StoredDocumentAltered(f"the stored PDF of {invoice.number} was altered")
+    for kind, content, recorded in (
+        ("PDF", stored.pdf, stored.pdf_sha256),
+        ("XML", stored.xml, stored.xml_sha256),
+    ):
+        if hashlib.sha256(content).hexdigest() != recorded:
+            raise StoredDocumentAltered(f"the stored {kind} of {invoice.number} was altered")
     return invoice
 
 
@@ -343,9 +347,15 @@ def _store_issued(
     if hashlib.sha256(rendered.pdf).hexdigest() != rendered.sha256:
         # Rendered elsewhere (another process or machine): what is stored is what was hashed.
         raise StoredDocumentAltered(f"the PDF rendered for {invoice.number} is not the one hashed")
+    # The XML is hashed here, as it is stored: the renderer hands over the PDF's hash only.
+    xml_sha256 = hashlib.sha256(rendered.xml).hexdigest()
     session.add(
         InvoiceDocumentFile(
-            invoice_id=invoice.id, pdf=rendered.pdf, xml=rendered.xml, pdf_sha256=rendered.sha256
+            invoice_id=invoice.id,
+            pdf=rendered.pdf,
+            xml=rendered.xml,
+            pdf_sha256=rendered.sha256,
+            xml_sha256=xml_sha256,
         )
     )
     publish(
@@ -367,6 +377,7 @@ def _store_issued(
             "total_gross": str(invoice.total_gross),
             "amount_due": str(invoice.amount_due),
             "pdf_sha256": rendered.sha256,
+            "xml_sha256": xml_sha256,
         },
     )
 

@@ -86,7 +86,18 @@ def get_invoice_pdf(invoice_id: int) -> Any:
 
 
 @api_bp.route("/invoices/<int:invoice_id>/xml", methods=["GET"])
-@api_bp.response(200, FILE, content_type="application/xml", description="Factur-X EN 16931")
+@api_bp.response(
+    200,
+    FILE,
+    content_type="application/xml",
+    description="Factur-X EN 16931, as issued",
+    headers={
+        "X-Content-SHA256": {
+            "description": "SHA-256 of the XML, recorded when it was issued",
+            "schema": {"type": "string"},
+        }
+    },
+)
 @allow_any_user
 def get_invoice_xml(invoice_id: int) -> Any:
     """The Factur-X (EN 16931) XML of the invoice, as embedded in its PDF."""
@@ -94,7 +105,10 @@ def get_invoice_xml(invoice_id: int) -> Any:
     return Response(
         invoice.document.xml,
         mimetype="application/xml",
-        headers={"Content-Disposition": f'attachment; filename="{invoice.number}.xml"'},
+        headers={
+            "Content-Disposition": f'attachment; filename="{invoice.number}.xml"',
+            "X-Content-SHA256": invoice.document.xml_sha256,
+        },
     )
 
 

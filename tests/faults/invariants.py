@@ -23,7 +23,7 @@ CENTRALE = Path(sys.executable).parent / "centrale"
 
 
 def centrale_env(url: str, **extra: str) -> dict[str, str]:
-    return {**os.environ, "DATABASE_URL": url, **extra}
+    return {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "test-secret", **extra}
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class Ran:
 def centrale_here(url: str, *args: str) -> Ran:
     """Run ``centrale ARGS`` in this process on the database at ``url``: the same command,
     an application of its own, without the seconds an interpreter takes to start."""
-    app = create_app({"DATABASE_URL": url})
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "test-secret"})
     result = CliRunner().invoke(main, list(args), obj=ScriptInfo(create_app=lambda: app))
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
@@ -75,7 +75,7 @@ def number_problems(session: Session, series: str = "FA") -> list[str]:
 
 
 def document_problems(session: Session) -> list[str]:
-    """Issued invoices without their stored PDF and XML, or whose PDF fails its hash;
+    """Issued invoices without their stored PDF and XML, or whose PDF or XML fails its hash;
     drafts that carry a number or a document (half-issued)."""
     problems = []
     documents = {doc.invoice_id: doc for doc in session.scalars(select(InvoiceDocumentFile))}
@@ -86,6 +86,8 @@ def document_problems(session: Session) -> list[str]:
                 problems.append(f"{invoice.number} has no stored document")
             elif hashlib.sha256(document.pdf).hexdigest() != document.pdf_sha256:
                 problems.append(f"{invoice.number}: stored PDF fails its hash")
+            elif hashlib.sha256(document.xml).hexdigest() != document.xml_sha256:
+                problems.append(f"{invoice.number}: stored XML fails its hash")
         elif invoice.number is not None or invoice.sequence is not None or document is not None:
             problems.append(f"draft invoice {invoice.id} is half-issued")
     return problems
@@ -93,7 +95,8 @@ def document_problems(session: Session) -> list[str]:
 
 def billing_problems(session: Session, members: list[int], period_start) -> list[str]:
     """After a billing run of the month starting ``period_start``: one invoice per member,
-    one line per subscription for the month, no other invoice."""
+    one line per subscription for the month, no other invoice, and no draft left behind
+    (a draft is an invoice half-made: the run that finished must have issued or dropped it)."""
     invoices = Counter(
         session.scalars(
             select(Invoice.member_id).where(Invoice.status == InvoiceStatus.ISSUED)
@@ -106,6 +109,14 @@ def billing_problems(session: Session, members: list[int], period_start) -> list
     ]
     problems += [
         f"member {m} was invoiced though it owes nothing" for m in set(invoices) - set(members)
+    ]
+    problems += [
+        f"draft invoice {invoice_id} of member {member_id} left behind"
+        for invoice_id, member_id in session.execute(
+            select(Invoice.id, Invoice.member_id)
+            .where(Invoice.status == InvoiceStatus.DRAFT)
+            .order_by(Invoice.id)
+        )
     ]
     lines = Counter(
         session.execute(

@@ -85,7 +85,6 @@ def test_a_billing_run_killed_at_random_points_then_completed_bills_everyone_onc
         target = 0 if attempt == 0 else done + rng.randint(1, span)
         _kill_when(process, world, target, rng.uniform(0.0, 0.3))
         issued = _issued(world)
-        print("DEBUG", attempt, target, issued, members, process.returncode)
         killed_half_way += 0 < issued < members
         with world.sessions() as session:
             problems = number_problems(session) + document_problems(session)

@@ -235,6 +235,12 @@ def test_the_database_refusing_a_write_half_way_through_a_run_leaves_no_half_iss
         )
         assert _issued_events(session) == len(world.members)
     assert problems == []
+    # And the check would see a draft left behind, had the run left one.
+    with world.sessions() as session:
+        draft = _draft(session, world.members[0])
+        assert billing_problems(session, world.members, month_start) == [
+            f"draft invoice {draft} of member {world.members[0]} left behind"
+        ]
 
 
 def test_the_database_refusing_the_pdf_of_one_invoice_gives_its_number_back(billed_world):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -146,11 +147,10 @@ def adhesions_of(session: Session, member_id: int) -> list[Adhesion]:
     return list(session.scalars(select(Adhesion).where(Adhesion.member_id == member_id)))
 
 
-@pytest.fixture(scope="module")
-def world_app(engine: Engine, database_url: str) -> Iterator[tuple[Flask, World]]:
-    """An application on a built world, shared by the tests of a module and rolled back
-    at its end: building it takes seconds, and what one test leaves (orders, billing
-    runs...) is more state for the next to stumble on."""
+@contextmanager
+def world_on(engine: Engine, database_url: str) -> Iterator[tuple[Flask, World]]:
+    """An application on a world built in a transaction of ``engine``, rolled back at the
+    end."""
     with engine.connect() as connection:
         transaction = connection.begin()
         factory = sessionmaker(
@@ -169,3 +169,12 @@ def world_app(engine: Engine, database_url: str) -> Iterator[tuple[Flask, World]
             world = build_world(session, app.config)
         yield app, world
         transaction.rollback()
+
+
+@pytest.fixture(scope="module")
+def world_app(engine: Engine, database_url: str) -> Iterator[tuple[Flask, World]]:
+    """An application on a built world, shared by the tests of a module and rolled back
+    at its end: building it takes seconds, and what one test leaves (orders, billing
+    runs...) is more state for the next to stumble on."""
+    with world_on(engine, database_url) as built:
+        yield built
