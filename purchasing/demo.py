@@ -8,7 +8,7 @@ The credentials printed here are for a local demonstration only.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,14 +16,14 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from purchasing.auth import services as auth_services
 from purchasing.auth.models import User
 from purchasing.billing import periods
 from purchasing.billing import run as billing_run
 from purchasing.billing.settings import BillingSettings, settings_from_config
-from purchasing.catalog.models import ServiceDomain
+from purchasing.catalog.models import MarketLot, Product, ServiceDomain
 from purchasing.cli_support import reports_domain_errors
 from purchasing.config import PROJECT_ROOT
 from purchasing.db import get_session
@@ -96,8 +96,10 @@ class DemoOrder:
     engagement_number: str
 
 
-#: What the demo members ordered last month: Mairie Connectée modules, video-protection
-#: equipment (wholesaler) and a fibre link (intermediary: contracted directly).
+#: What the demo members ordered last month: Mairie Connectée modules and video-protection
+#: equipment (wholesaler). A line whose market is not in force from last month to today is
+#: left out (:func:`orderable_lines`): the demo loads whatever today's date, each market
+#: leaving the demo orders when it ends.
 DEMO_ORDERS = (
     DemoOrder(0, (("MC-MESSAGERIE", "25"), ("MC-DOMAINE", "1"), ("MC-SAUVEGARDE", "1")), "ENG-1"),
     DemoOrder(1, (("VID-CAM-DOME", "4"), ("MC-DEMARCHES", "1")), "ENG-2"),
@@ -105,15 +107,53 @@ DEMO_ORDERS = (
 )
 
 
+def orderable_lines(
+    session: Session, spec: DemoOrder, *, ordered_on: date, approved_on: date
+) -> list[tuple[str, str]]:
+    """The lines of ``spec`` that can be ordered on ``ordered_on`` and approved on
+    ``approved_on``: products offered, priced on the order date, and bought under a market
+    lot in force on both days (an order is approved only while its markets are)."""
+    skus = [sku for sku, _quantity in spec.lines]
+    products = {
+        product.sku: product
+        for product in session.scalars(
+            select(Product)
+            .where(Product.sku.in_(skus))
+            .options(joinedload(Product.lot).joinedload(MarketLot.market))
+        )
+    }
+
+    def orderable(sku: str) -> bool:
+        product = products.get(sku)
+        if product is None or not product.active or product.lot is None:
+            return False
+        market = product.lot.market
+        return (
+            market.covers(ordered_on)
+            and market.covers(approved_on)
+            and product.price_version_on(ordered_on) is not None
+        )
+
+    return [(sku, quantity) for sku, quantity in spec.lines if orderable(sku)]
+
+
 def load_demo_activity(session: Session, settings: BillingSettings) -> int:
     """Orders of the demo members, delivered and commissioned last month, then that
-    month's billing run; nothing when orders already exist. The invoices issued."""
+    month's billing run; nothing when orders already exist. The invoices issued.
+
+    Only what can be ordered last month and approved today goes into the orders (see
+    :func:`orderable_lines`); an order left without lines is not placed.
+    """
     if session.scalar(select(Order.id).limit(1)) is not None:
         return 0
-    last_day_of_last_month = today_in_paris().replace(day=1) - timedelta(days=1)
+    today = today_in_paris()
+    last_day_of_last_month = today.replace(day=1) - timedelta(days=1)
     last_month = periods.parse_month(f"{last_day_of_last_month:%Y-%m}")
     members = session.scalars(select(Member).order_by(Member.id)).all()
     for spec in DEMO_ORDERS:
+        lines = orderable_lines(session, spec, ordered_on=last_month.start, approved_on=today)
+        if not lines:
+            continue
         order = order_services.create_order(
             session,
             actor=None,
@@ -122,7 +162,7 @@ def load_demo_activity(session: Session, settings: BillingSettings) -> int:
             engagement_number=f"{spec.engagement_number}-{last_month.start:%Y%m}",
             lines=[
                 order_services.LineInput(sku=sku, quantity=Decimal(quantity))
-                for sku, quantity in spec.lines
+                for sku, quantity in lines
             ],
         )
         for step in (

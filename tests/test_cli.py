@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
+
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
+from purchasing import fields
 from purchasing.auth.models import User
 from purchasing.auth.services import user_for_token
 from purchasing.billing.models import Invoice
 from purchasing.cli import main
 from purchasing.members.models import Member
+from purchasing.orders.models import OrderLine
 
 
 @pytest.fixture
@@ -62,3 +66,39 @@ def test_demo_loads_members_and_a_user_per_role_and_can_run_twice(run, session):
     old_tokens = [line.split(": ")[1] for line in first.output.splitlines() if "API token" in line]
     assert all(user_for_token(session, t) is not None for t in new_tokens)
     assert all(user_for_token(session, t) is None for t in old_tokens)
+
+
+def move_today_to(monkeypatch, day: date) -> None:
+    """Every "today in Paris" of the services becomes ``day`` (noon in Paris)."""
+
+    class MovedClock(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            moment = datetime(day.year, day.month, day.day, 12, tzinfo=fields.PARIS)
+            return moment if tz is None else moment.astimezone(tz)
+
+    monkeypatch.setattr(fields, "datetime", MovedClock)
+    assert fields.today_in_paris() == day
+
+
+@pytest.mark.parametrize(
+    ("today", "invoices"),
+    [
+        # The video-protection market MAR-2022-03 ended on 2027-01-31: its camera is left
+        # out, the Mairie Connectée modules are still ordered and billed.
+        (date(2027, 2, 1), 3),
+        (date(2027, 3, 15), 3),
+        # Every market of the catalogue has ended: no order, and the demo still loads.
+        (date(2029, 1, 15), 0),
+    ],
+)
+def test_demo_loads_whatever_today_is(run, session, monkeypatch, today, invoices):
+    assert run("catalog", "load", "catalog").exit_code == 0
+    move_today_to(monkeypatch, today)
+
+    result = run("demo")
+
+    assert result.exit_code == 0, result.output
+    assert f"demo orders billed last month: {invoices} invoice(s)" in result.output
+    assert session.scalar(select(func.count()).select_from(Invoice)) == invoices
+    assert "VID-CAM-DOME" not in set(session.scalars(select(OrderLine.sku)))

@@ -155,6 +155,11 @@ class InvoiceLine:
     #: What the aid is, printed after "dont aide FEDER" (e.g. the programme's name).
     aid_label: str | None = None
     note: str | None = None
+    #: The syndicat's deliberation that set the line's price, and the framework market lot
+    #: it is bought under ("MAR-2023-01 lot 2"): what the document's annex cites.
+    deliberation_reference: str | None = None
+    deliberation_date: date | None = None
+    market_reference: str | None = None
 
     @property
     def gross_amount(self) -> Decimal:
@@ -170,6 +175,44 @@ class InvoiceLine:
     @property
     def has_aid(self) -> bool:
         return self.aid_amount is not None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AnnexEntry:
+    """One row of the annex "délibérations et marchés": the lines sharing a legal basis."""
+
+    #: Positions of the lines, in order.
+    positions: tuple[int, ...]
+    deliberation_reference: str | None
+    deliberation_date: date | None
+    market_reference: str | None
+
+    @property
+    def lines_label(self) -> str:
+        """ "Ligne 3", "Lignes 1 et 2", "Lignes 1, 2 et 4", as the annex names them."""
+        if len(self.positions) == 1:
+            return f"Ligne {self.positions[0]}"
+        *first, last = (str(position) for position in self.positions)
+        return f"Lignes {', '.join(first)} et {last}"
+
+
+def annex_entries(lines: Iterable[InvoiceLine]) -> tuple[AnnexEntry, ...]:
+    """The lines citing a deliberation or a market, grouped by what they cite, in the order
+    of their first line; lines citing neither are left out (nothing to show)."""
+    groups: dict[tuple[str | None, date | None, str | None], list[int]] = {}
+    for line in lines:
+        key = (line.deliberation_reference, line.deliberation_date, line.market_reference)
+        if key != (None, None, None):
+            groups.setdefault(key, []).append(line.position)
+    return tuple(
+        AnnexEntry(
+            positions=tuple(positions),
+            deliberation_reference=reference,
+            deliberation_date=adopted_on,
+            market_reference=market,
+        )
+        for (reference, adopted_on, market), positions in groups.items()
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -274,6 +317,11 @@ class InvoiceDocument:
     def prepaid_amount(self) -> Decimal:
         """The part of the total paid by the FEDER, not by the buyer (EN 16931 BT-113)."""
         return self.total_aid if self.aid_in_vat_base else ZERO
+
+    @property
+    def annex(self) -> tuple[AnnexEntry, ...]:
+        """The annex "délibérations et marchés": empty when no line cites either."""
+        return annex_entries(self.lines)
 
 
 class InconsistentDocument(ValidationFailed):
@@ -471,6 +519,11 @@ def _check_lines(doc: InvoiceDocument, problems: _Problems) -> bool:
             problems.add(f"{where}.period_end", "a period needs both its start and its end")
         elif line.period_start and line.period_end and line.period_end < line.period_start:
             problems.add(f"{where}.period_end", "the period ends before it starts")
+        if (line.deliberation_reference is None) != (line.deliberation_date is None):
+            # The annex cites a deliberation as acts do: its reference and its date.
+            problems.add(
+                f"{where}.deliberation_date", "a deliberation needs both its reference and date"
+            )
         if (line.prorata_days is None) != (line.period_days is None):
             problems.add(f"{where}.period_days", "a prorata needs its days and the period's")
             numbers_ok = False

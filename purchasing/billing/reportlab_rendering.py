@@ -8,12 +8,12 @@ and page count, and writes a PDF/A-3b file carrying the Factur-X XML. It is sele
 that both renderers print the same legal mentions and figures.
 
 The layout is computed here rather than by ReportLab's platypus: an invoice is a known
-stack of blocks (letterhead, references and buyer, lines, totals, payment, mentions), so
-each is measured, the stack is cut into pages (a line or a block is never split; the
-lines' header is repeated on each page they continue on), and each page is drawn knowing
-the page count. That is four times faster than laying it out with platypus tables, and
-ten to twenty times faster than WeasyPrint: what makes a billing run of thousands of
-invoices fit in a minute.
+stack of blocks (letterhead, references and buyer, lines, totals, payment, mentions,
+annex), so each is measured, the stack is cut into pages (a line or a block is never
+split; the lines' header is repeated on each page they continue on), and each page is
+drawn knowing the page count. That is four times faster than laying it out with platypus
+tables, and ten to twenty times faster than WeasyPrint: what makes a billing run of
+thousands of invoices fit in a minute.
 
 What holds of PDF/A-3b: every font is embedded (DejaVu, subset), colours are plain RGB
 under an sRGB output intent, nothing is transparent, encrypted or fetched, the XMP
@@ -358,6 +358,13 @@ def _blocks(doc: InvoiceDocument) -> Iterator[_Block]:
         yield _Block(2 * mm + 0.5, _mentions_rule)
         for mention in mentions:
             yield _column_block(_Column(CONTENT_WIDTH, [mention]))
+    annex = list(_annex(doc))
+    if annex:
+        # The heading and its introduction stay with the first entry (break-after: avoid).
+        yield _spacer(5 * mm)
+        yield _column_block(_Column(CONTENT_WIDTH, annex[:3]))
+        for entry in annex[3:]:
+            yield _column_block(_Column(CONTENT_WIDTH, [entry]))
 
 
 def _column_block(column: _Column, x: float = LEFT) -> _Block:
@@ -680,6 +687,38 @@ def _mentions(doc: InvoiceDocument) -> Iterator[_Text]:
             NO_EARLY_PAYMENT_DISCOUNT_MENTION,
         ):
             yield _Text(mention, MENTION, space_after=1 * mm)
+
+
+#: The annex "délibérations et marchés" (the ``.annex`` rules of invoice.css).
+ANNEX_HEADING = Style(BOLD, 8.5, BRAND)
+ANNEX_INTRO = Style(REGULAR, 7.5, MUTED)
+ANNEX_ENTRY = Style(REGULAR, 7.5, INK)
+ANNEX_INTRODUCTION = (
+    "Tarifs fixés par délibération du comité syndical ; achats effectués au titre des "
+    "marchés de la centrale d\u2019achat (art. L2113-2 et suivants du Code de la commande "
+    "publique)."
+)
+
+
+def _annex(doc: InvoiceDocument) -> Iterator[_Text]:
+    """The heading, its introduction, then one text per entry; nothing without entries."""
+    entries = doc.annex
+    if not entries:
+        return
+    yield _Text("Annexe : délibérations et marchés", ANNEX_HEADING, space_after=1.5 * mm)
+    yield _Text(ANNEX_INTRODUCTION, ANNEX_INTRO, space_after=1 * mm)
+    for entry in entries:
+        text = f"{entry.lines_label} : "
+        if entry.deliberation_reference:
+            text += (
+                f"tarif fixé par la délibération {entry.deliberation_reference} du "
+                f"{_fmt.french_date(entry.deliberation_date)}"
+            )
+            if entry.market_reference:
+                text += f", au titre du marché {entry.market_reference}"
+        else:
+            text += f"au titre du marché {entry.market_reference}"
+        yield _Text(text, ANNEX_ENTRY, space_after=1 * mm)
 
 
 def _mentions_rule(page: _Page, top: float) -> None:

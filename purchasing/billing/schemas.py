@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import Schema, fields, validate
 
-from purchasing.billing.models import DocumentKind, PaymentStatus
+from purchasing.billing.legal_basis import legal_basis
+from purchasing.billing.models import DocumentKind, InvoiceLine, PaymentStatus
 from purchasing.fields import Amount, Id, PaginationQuerySchema, Text
 
 PERIOD_PATTERN = r"^[1-9]\d{3}-(0[1-9]|1[0-2])$"
@@ -33,6 +36,29 @@ class InvoiceLineSchema(Schema):
     subscription_id = fields.Integer(allow_none=True)
     order_line_id = fields.Integer(allow_none=True)
     credited_line_id = fields.Integer(allow_none=True)
+    deliberation_reference = fields.String(
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "the syndicat's deliberation that set the line's price"},
+    )
+    deliberation_date = fields.Date(dump_only=True, allow_none=True)
+    market_reference = fields.String(
+        dump_only=True,
+        allow_none=True,
+        metadata={
+            "description": "framework market lot it is bought under",
+            "example": "MAR-2023-01 lot 2",
+        },
+    )
+
+    def get_attribute(self, obj: Any, attr: str, default: Any) -> Any:
+        # Read from the order line the invoice line bills, as the invoice annex cites them.
+        if attr in _LEGAL_BASIS_FIELDS and isinstance(obj, InvoiceLine):
+            return getattr(legal_basis(obj), attr)
+        return super().get_attribute(obj, attr, default)
+
+
+_LEGAL_BASIS_FIELDS = frozenset({"deliberation_reference", "deliberation_date", "market_reference"})
 
 
 class PaymentSchema(Schema):

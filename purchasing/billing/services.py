@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -30,6 +30,8 @@ from sqlalchemy.orm import Session, aliased, selectinload
 from purchasing.audit.services import record_change
 from purchasing.auth.roles import Actor, member_scope, visible_to
 from purchasing.billing import document as doc
+from purchasing.billing.legal_basis import NONE as NO_LEGAL_BASIS
+from purchasing.billing.legal_basis import LegalBasis, legal_bases
 from purchasing.billing.models import (
     SERIES,
     BillingRun,
@@ -288,9 +290,11 @@ def prepare_issue(
         for invoice in invoices:
             _number_and_figure(session, invoice, settings, issued_by, issue_date, checked)
     session.flush()
+    # What the annex cites, read for all the documents at once.
+    bases = legal_bases(session, [line for invoice in invoices for line in invoice.lines])
     return PreparedIssue(
         items=[
-            _Issuing(invoice, document_of(invoice, settings), aid_by_programme)
+            _Issuing(invoice, document_of(invoice, settings, legal=bases), aid_by_programme)
             for invoice, aid_by_programme in zip(invoices, aid, strict=True)
         ],
         issued_by=issued_by,
@@ -535,7 +539,7 @@ def _buyer_snapshot(member: Member) -> dict[str, object]:
     }
 
 
-def _document_line(line: InvoiceLine) -> doc.InvoiceLine:
+def _document_line(line: InvoiceLine, basis: LegalBasis = NO_LEGAL_BASIS) -> doc.InvoiceLine:
     return doc.InvoiceLine(
         position=line.position,
         designation=line.designation,
@@ -550,13 +554,28 @@ def _document_line(line: InvoiceLine) -> doc.InvoiceLine:
         aid_label=line.aid_label,
         prorata_days=line.prorata_days,
         period_days=line.period_days,
+        deliberation_reference=basis.deliberation_reference,
+        deliberation_date=basis.deliberation_date,
+        market_reference=basis.market_reference,
     )
 
 
-def document_of(invoice: Invoice, settings: BillingSettings) -> doc.InvoiceDocument:
-    """The plain data the PDF and the Factur-X XML are rendered from."""
+def document_of(
+    invoice: Invoice,
+    settings: BillingSettings,
+    *,
+    legal: Mapping[int, LegalBasis] | None = None,
+) -> doc.InvoiceDocument:
+    """The plain data the PDF and the Factur-X XML are rendered from.
+
+    ``legal`` gives, by invoice line id, the deliberation and market each line cites in
+    the document's annex (:func:`~.legal_basis.legal_bases`); a line not in it cites none.
+    """
     buyer = invoice.buyer or {}
-    lines = tuple(_document_line(line) for line in invoice.lines)
+    legal = legal or {}
+    lines = tuple(
+        _document_line(line, legal.get(line.id, NO_LEGAL_BASIS)) for line in invoice.lines
+    )
     totals = doc.compute_totals(lines, aid_in_vat_base=invoice.aid_in_vat_base)
     corrected = invoice.corrected_invoice
     starts = [line.service_start for line in invoice.lines if line.service_start]

@@ -14,13 +14,14 @@ from typing import Any
 
 from flask import Blueprint, abort, render_template
 
-from purchasing.auth.access import allow_any_user, current_actor
+from purchasing.auth.access import allow, allow_any_user, current_actor
 from purchasing.auth.roles import STAFF_ROLES, Actor, Role
 from purchasing.catalog import services
 from purchasing.catalog.pricing import Billing, PurchaseMode
-from purchasing.catalog.schemas import ProductQuerySchema
+from purchasing.catalog.schemas import MarketsExpiringQuerySchema, ProductQuerySchema
 from purchasing.db import get_session
 from purchasing.fields import today_in_paris
+from purchasing.orders.markets import expiring_markets
 from purchasing.pages import query_args
 from purchasing.subsidies.services import AidEstimate, PricedLine, estimate_aid
 
@@ -96,6 +97,25 @@ def render_product(sku: str, *, cart_form: Any = None, status: int = 200) -> Any
         period_labels=PERIOD_LABELS,
         purchase_mode_labels=PURCHASE_MODE_LABELS,
     ), status
+
+
+#: Who renews the framework markets: the purchasing staff.
+MARKET_MANAGERS = (Role.PURCHASING, Role.ADMIN)
+
+
+@bp.get("/markets/expiring")
+@allow(*MARKET_MANAGERS)
+def markets_expiring() -> Any:
+    """Markets about to end: lots, holders, days left, ceiling and consumption of the year."""
+    args, errors = query_args(MarketsExpiringQuerySchema(only=("within",)))
+    today = today_in_paris()
+    return render_template(
+        "catalog/markets_expiring.html",
+        markets=expiring_markets(get_session(), on=today, within_days=args["within"]),
+        today=today,
+        within=args["within"],
+        filter_errors=errors,
+    )
 
 
 def _unit_aids(actor: Actor, priced: Iterable[services.PricedProduct]) -> dict[int, AidEstimate]:

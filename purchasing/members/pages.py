@@ -34,6 +34,7 @@ from purchasing.members.schemas import (
     MemberQuerySchema,
     MemberSchema,
 )
+from purchasing.money import ZERO
 from purchasing.pages import PageForm, query_args
 
 bp = Blueprint("members_pages", __name__)
@@ -276,11 +277,13 @@ def my_adhesion() -> str:
     session = get_session()
     found = services.get_member(session, actor.member_id, actor=actor)
     today = today_in_paris()
+    fee_band = services.adhesion_fee_band(session, found, today.year)
     return render_template(
         "members/my_adhesion.html",
         member=found,
         adhesion=found.current_adhesion,
         today=today,
-        fee=services.adhesion_fee(session, found, today.year),
+        fee=fee_band.amount if fee_band is not None else ZERO,
+        fee_deliberation=fee_band.deliberation if fee_band is not None else None,
         adhesion_labels=ADHESION_LABELS,
     )

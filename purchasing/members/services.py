@@ -97,6 +97,7 @@ __all__ = [
     "ServiceDomainNotJoined",
     "activate_adhesion",
     "adhesion_fee",
+    "adhesion_fee_band",
     "create_member",
     "ensure_member_can_order",
     "ensure_member_in_domain",
@@ -616,22 +617,26 @@ def set_fee_schedule(
     *,
     valid_from_year: int,
     deliberation_reference: str,
+    deliberation_date: date,
     bands: Sequence[Mapping[str, Any]],
-    deliberation_date: date | None = None,
     actor: Actor | None,
 ) -> list[AdhesionFeeBand]:
     """Record the fee bands a deliberation sets from ``valid_from_year`` onwards.
 
     ``bands`` holds ``population_min``, ``population_max`` (None: no upper bound) and
-    ``amount``. The deliberation is cited by its reference and its date (required; the
-    keyword's default only keeps older callers' signature). A schedule is set once: a
-    later deliberation sets a later schedule.
+    ``amount``. The deliberation setting them is cited by its reference and its date,
+    both required: a fee is never charged without the act that set it. A schedule is set
+    once: a later deliberation sets a later schedule.
     """
     if deliberation_date is None:
         raise ValidationFailed(
             "required: the date of the deliberation setting the schedule",
             field="deliberation_date",
         )
+    try:
+        deliberation = Deliberation(deliberation_reference, deliberation_date)
+    except NotADeliberation as exc:
+        raise ValidationFailed(str(exc), field="deliberation_reference") from None
     with transaction(session):
         if session.scalar(
             select(func.count()).where(AdhesionFeeBand.valid_from_year == valid_from_year)
@@ -645,8 +650,8 @@ def set_fee_schedule(
             (
                 AdhesionFeeBand(
                     valid_from_year=valid_from_year,
-                    deliberation_reference=deliberation_reference,
-                    deliberation_date=deliberation_date,
+                    deliberation_reference=deliberation.reference,
+                    deliberation_date=deliberation.adopted_on,
                     population_min=band["population_min"],
                     population_max=band.get("population_max"),
                     amount=band["amount"],
@@ -686,7 +691,14 @@ def list_fee_bands(session: Session, *, year: int | None = None) -> list[Adhesio
 
 def adhesion_fee(session: Session, member: Member, year: int) -> Decimal:
     """The member's adhesion fee for ``year``: its population band's amount, else 0.00."""
-    band = session.scalar(
+    band = adhesion_fee_band(session, member, year)
+    return band.amount if band is not None else ZERO
+
+
+def adhesion_fee_band(session: Session, member: Member, year: int) -> AdhesionFeeBand | None:
+    """The band of the schedule in force in ``year`` the member's population falls in, with
+    the deliberation that set it; None when no schedule applies (the adhesion is free)."""
+    return session.scalar(
         select(AdhesionFeeBand).where(
             AdhesionFeeBand.valid_from_year == _schedule_year(year),
             AdhesionFeeBand.population_min <= member.population,
@@ -696,7 +708,6 @@ def adhesion_fee(session: Session, member: Member, year: int) -> Decimal:
             ),
         )
     )
-    return band.amount if band is not None else ZERO
 
 
 def _schedule_year(year: int) -> Any:

@@ -653,22 +653,25 @@ class MarketLotCommitment(Base):
     """What an approved order commits of a market lot's yearly ceiling.
 
     Written when the order is approved, for the calendar year of the approval (in Paris);
-    released, never deleted, when the approved order is cancelled. The consumption of a
-    lot in a year is the sum of its commitments not released.
+    raised when a subscription of the order takes more units (for the year the centre
+    agrees to it: a row of that year is added, or the year's row raised); released, never
+    deleted, when the approved order is cancelled. The consumption of a lot in a year is
+    the sum of its commitments not released.
     """
 
     __tablename__ = "market_lot_commitments"
     __table_args__ = (
-        UniqueConstraint("lot_id", "order_id"),
+        UniqueConstraint("lot_id", "order_id", "year"),
         CheckConstraint("amount >= 0", name="amount_not_negative"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     lot_id: Mapped[int] = mapped_column(ForeignKey("market_lots.id"), index=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
-    #: The calendar year of the approval, whose ceiling the order consumes.
+    #: The calendar year of the approval (or of a quantity raised), whose ceiling it consumes.
     year: Mapped[int]
-    #: Before VAT: the sum of the lines' ``ceiling_amount`` in this lot.
+    #: Before VAT: the sum of the lines' ``ceiling_amount`` in this lot, and of what their
+    #: subscriptions' raised quantities commit (:meth:`Subscription.ceiling_amount_of`).
     amount: Mapped[Decimal]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     #: When the order was cancelled and its commitment given back.
@@ -1114,6 +1117,13 @@ class Subscription(Base):
 
     def covers(self, day: date) -> bool:
         return self.start_date <= day and (self.end_date is None or day <= self.end_date)
+
+    def ceiling_amount_of(self, added: Decimal) -> Decimal:
+        """What ``added`` more units commit of the lot's yearly ceiling, before VAT: what
+        the holder is paid for them over twelve months, as :attr:`OrderLine.ceiling_amount`
+        counts (no set-up fee: it was due once, at commissioning)."""
+        periods = 12 if self.billing_period is Billing.MONTHLY else 1
+        return line_amount(self.unit_cost, added) * periods
 
     def quantity_on(self, day: date) -> Decimal:
         """The quantity in force on ``day``; 0 outside the subscription's days."""

@@ -28,6 +28,9 @@ from purchasing.auth.roles import Actor, visible_to
 from purchasing.db import utcnow
 from purchasing.errors import NotFound
 from purchasing.events import publish
+from purchasing.fields import today_in_paris
+from purchasing.members.services import ensure_member_can_order, ensure_member_in_domain
+from purchasing.orders import markets
 from purchasing.orders.models import Order, OrderLine, Subscription
 from purchasing.orders.roles import BUYERS, actor_id, require_role
 from purchasing.unit_of_work import Page, paginate, transaction
@@ -188,12 +191,32 @@ def change_subscription_quantity(
     effective_from: date,
     actor: Actor | None,
 ) -> Subscription:
-    """Change the quantity from ``effective_from`` on, a day within the subscription."""
+    """Change the quantity from ``effective_from`` on, a day within the subscription.
+
+    More units are bought as an order's are: the member's adhesion must be active today
+    and it must have joined the item's service domain on ``effective_from``; the market
+    lot of the order line must be in force on ``effective_from`` and today, and its yearly
+    ceiling must take what the added units commit, which is then recorded
+    (:func:`~purchasing.orders.markets.commit_added_quantity`). A lower quantity only
+    reduces what is billed: it is never refused by those rules.
+    """
     require_role(actor, BUYERS, "change a subscription")
     with transaction(session):
         subscription = _lock(session, subscription_id, actor=actor)
         before = _snapshot(subscription)
+        in_force = subscription.quantity_on(effective_from)
         subscription.change_quantity(quantity=quantity, effective_from=effective_from)
+        added = subscription.quantity_on(effective_from) - in_force
+        if added > 0:
+            _ensure_may_take_more(session, subscription, effective_from)
+            markets.commit_added_quantity(
+                session,
+                subscription,
+                added=added,
+                effective_from=effective_from,
+                on=today_in_paris(),
+                actor=actor,
+            )
         session.flush()
         _record(
             session,
@@ -216,6 +239,20 @@ def change_subscription_quantity(
             },
         )
     return subscription
+
+
+def _ensure_may_take_more(
+    session: Session, subscription: Subscription, effective_from: date
+) -> None:
+    """The member may order today, in the item's service domain from ``effective_from``."""
+    ensure_member_can_order(session, subscription.member_id, today_in_paris())
+    ensure_member_in_domain(
+        session,
+        subscription.member_id,
+        subscription.order_line.product.family.service_domain,
+        effective_from,
+        field="effective_from",
+    )
 
 
 def _lock(session: Session, subscription_id: int, *, actor: Actor | None) -> Subscription:

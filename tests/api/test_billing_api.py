@@ -11,12 +11,20 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import object_session
 
 from purchasing.billing.models import BillingRun
 from purchasing.catalog.pricing import Billing
 from purchasing.fields import today_in_paris
+from purchasing.orders.models import OrderLine
 from tests.factories import make_member, make_order, make_product
 from tests.factories.billing import make_issued_invoice
+
+
+def session_order_line(invoice) -> OrderLine:
+    """The order line the invoice's one line bills."""
+    [line] = invoice.lines
+    return object_session(invoice).get(OrderLine, line.order_line_id)
 
 
 def field_errors(response, location="json") -> dict:
@@ -95,6 +103,23 @@ class TestOneInvoice:
         )
         assert body["vat"] == [{"rate": "0.2000", "base": "240.00", "amount": "48.00"}]
         assert body["payments"] == []
+
+    def test_each_line_shows_its_deliberation_and_market(self, member_api, invoice):
+        """As the annex of the PDF cites them, from the order line the invoice line bills."""
+        [line] = member_api.get(f"/invoices/{invoice.id}").json["lines"]
+        order_line = session_order_line(invoice)
+        assert (line["deliberation_reference"], line["deliberation_date"]) == (
+            "T-2024-50",
+            "2024-12-10",
+        )
+        assert line["market_reference"] == order_line.market_reference
+        assert line["market_reference"].startswith("MAR-TEST lot ")
+
+    def test_the_line_legal_basis_is_read_only_in_the_openapi_document(self, client):
+        schemas = client.get("/api/v1/openapi.json").json["components"]["schemas"]
+        properties = schemas["InvoiceLine"]["properties"]
+        for name in ("deliberation_reference", "deliberation_date", "market_reference"):
+            assert properties[name]["readOnly"] is True, name
 
     def test_another_members_invoice_is_not_found(self, member_api, others_invoice):
         response = member_api.get(f"/invoices/{others_invoice.id}")

@@ -15,6 +15,7 @@ from purchasing.catalog.pricing import Billing
 from purchasing.fields import today_in_paris
 from purchasing.orders.models import OrderStatus, PurchaseOrder
 from tests.factories import invoice_in_full, make_member, make_order, make_product
+from tests.factories.catalog import make_lot
 
 S = OrderStatus
 
@@ -480,6 +481,24 @@ class TestSubscriptions:
             ).status_code
             == 403
         )
+
+
+def test_more_units_than_the_lot_ceiling_takes_are_refused_with_the_figures(
+    session, member, buyer_api
+):
+    lot = make_lot(session, yearly_ceiling="100.00")
+    item = make_product(session, sku="MC-BOX", lot=lot, cost="3.20")  # 2 x 3,20 x 12 = 76,80
+    order = make_order(session, member=member, lines=[(item, 2)], status=S.DELIVERED)
+    path = f"/subscriptions/{order.lines[0].subscription.id}/quantity-changes"
+
+    refused = buyer_api.post(path, json={"quantity": "3", "effective_from": "2026-03-01"})
+
+    assert refused.status_code == 409
+    [message] = field_errors(refused)["quantity"]
+    assert message.startswith(f"{lot.reference}: 1 more MC-BOX commits 38.40 excl. VAT")
+    assert buyer_api.get(path.removesuffix("/quantity-changes")).json["quantities"] == [
+        {"effective_from": "2026-02-01", "quantity": "2.000"}
+    ]
 
 
 def test_the_whole_path_through_the_api(session, member, member_api, buyer_api, camera):

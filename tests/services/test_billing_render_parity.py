@@ -49,6 +49,17 @@ pytestmark = pytest.mark.skipif(
 )
 
 RENDERERS = ("weasyprint", "reportlab")
+#: What the lines cite in the annex "délibérations et marchés".
+VIDEO_MARKET = {
+    "deliberation_reference": "2024-17",
+    "deliberation_date": date(2024, 3, 12),
+    "market_reference": "MAR-2022-03 lot 1",
+}
+DIGITAL_MARKET = {
+    "deliberation_reference": "DEL-2023-02 bis",
+    "deliberation_date": date(2023, 2, 7),
+    "market_reference": "MAR-2023-01 lot 2",
+}
 FEBRUARY = run.periods.month(2026, 2)
 MARCH_2 = date(2026, 3, 2)
 
@@ -65,6 +76,7 @@ def aided_lines(*, aid_in_vat_base: bool):
             aid_in_vat_base=aid_in_vat_base,
             period_start=date(2026, 1, 1),
             period_end=date(2026, 1, 31),
+            **DIGITAL_MARKET,
         ),
         make_line(
             2,
@@ -77,6 +89,7 @@ def aided_lines(*, aid_in_vat_base: bool):
             period_days=31,
             period_start=date(2026, 1, 15),
             period_end=date(2026, 1, 31),
+            **DIGITAL_MARKET,
         ),
         make_line(
             3,
@@ -86,6 +99,7 @@ def aided_lines(*, aid_in_vat_base: bool):
             unit_price="65.35",
             vat_rate=VAT_10,
             note="Intervention du 20/01/2026",
+            **VIDEO_MARKET,
         ),
         make_line(
             4,
@@ -94,8 +108,22 @@ def aided_lines(*, aid_in_vat_base: bool):
             unit="unité",
             unit_price="12.37",
             vat_rate=VAT_5_5,
+            market_reference="MAR-2024-05 lot 3",
         ),
     ]
+
+
+def long_invoice_with_annex(line_count: int):
+    """Several pages, ending with an annex of several entries."""
+    doc = long_invoice(line_count)
+    markets = [VIDEO_MARKET, DIGITAL_MARKET, {"market_reference": "MAR-2024-05 lot 3"}]
+    lines = [
+        dataclasses.replace(line, **markets[line.position % 3])
+        if line.position % 4
+        else line  # every fourth line cites nothing
+        for line in doc.lines
+    ]
+    return dataclasses.replace(doc, lines=tuple(lines))
 
 
 DOCUMENTS = {
@@ -111,6 +139,7 @@ DOCUMENTS = {
         aided_lines(aid_in_vat_base=False), aid_in_vat_base=False
     ),
     "invoice over several pages": lambda: long_invoice(45),
+    "invoice over several pages with its annex": lambda: long_invoice_with_annex(38),
 }
 
 
@@ -170,6 +199,16 @@ def required_statements(doc: InvoiceDocument) -> list[str]:
     if doc.vat_on_debits:
         statements.append(mentions.VAT_ON_DEBITS_MENTION)
     statements += list(doc.notes)
+    if doc.annex:
+        statements.append("Annexe : délibérations et marchés")
+    for entry in doc.annex:
+        if entry.deliberation_reference:
+            statements.append(
+                f"{entry.lines_label} : tarif fixé par la délibération "
+                f"{entry.deliberation_reference} du {day(entry.deliberation_date)}"
+            )
+        if entry.market_reference:
+            statements.append(f"au titre du marché {entry.market_reference}")
     if doc.is_credit_note:
         statements.append(
             f"Avoir sur la facture n° {doc.corrected_invoice_number} du "

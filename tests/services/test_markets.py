@@ -15,7 +15,7 @@ from purchasing.catalog.services import list_markets, markets_expiring
 from purchasing.errors import ValidationFailed
 from purchasing.fields import today_in_paris
 from purchasing.orders import services
-from purchasing.orders.markets import CeilingExceeded, lot_consumption
+from purchasing.orders.markets import CeilingExceeded, expiring_markets, lot_consumption
 from purchasing.orders.models import MarketLotCommitment, OrderStatus, PurchaseOrder
 from purchasing.orders.services import LineInput
 from tests.factories import catalog_family, make_member, make_order, make_product, make_user
@@ -312,6 +312,34 @@ def test_markets_expiring_within_90_days_are_listed_soonest_first(session):
     assert [m.number for m in markets_expiring(session, on=TODAY, within_days=30)] == [
         "MAR-TODAY",
         "MAR-SOON",
+    ]
+
+
+def test_expiring_markets_come_with_days_left_and_each_lots_consumption(session, buyer, member):
+    market = make_market(session, number="MAR-SOON", end_date=TODAY + timedelta(days=45))
+    capped = make_lot(session, market=market, number="10", yearly_ceiling="1000.00")
+    uncapped = make_lot(session, market=market, number="2")
+    make_lot(session, market=market, number="unique")
+    order = make_order(
+        session, member=member, lines=[(camera(session, capped), 3)], status=S.SUBMITTED
+    )
+    services.approve_order(session, order.id, actor=buyer)
+    make_market(session, number="MAR-LATER", end_date=TODAY + timedelta(days=200))
+
+    [expiring] = expiring_markets(session, on=TODAY)
+
+    assert (expiring.market.number, expiring.days_left) == ("MAR-SOON", 45)
+    assert [row.lot.number for row in expiring.lots] == ["2", "10", "unique"]
+    by_lot = {row.lot.id: row for row in expiring.lots}
+    assert (by_lot[capped.id].ceiling, by_lot[capped.id].consumed) == (D("1000.00"), D("300.00"))
+    assert (by_lot[capped.id].remaining, by_lot[capped.id].consumed_share) == (
+        D("700.00"),
+        D("0.3000"),
+    )
+    assert (by_lot[uncapped.id].consumed, by_lot[uncapped.id].orders) == (D("0.00"), 0)
+    assert [m.market.number for m in expiring_markets(session, on=TODAY, within_days=365)] == [
+        "MAR-SOON",
+        "MAR-LATER",
     ]
 
 

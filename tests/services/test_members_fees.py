@@ -132,14 +132,44 @@ def test_a_schedule_carries_the_reference_and_date_of_its_deliberation(session, 
     assert str(bands[0].deliberation) == "CS-2025-03 du 10/12/2024"
 
 
-def test_a_schedule_without_the_date_of_its_deliberation_is_refused(session, admin):
-    with pytest.raises(ValidationFailed) as refused:
-        services.set_fee_schedule(
+def test_the_deliberation_is_a_required_keyword(session, admin):
+    with pytest.raises(TypeError, match="deliberation_date"):
+        services.set_fee_schedule(  # type: ignore[call-arg]
             session,
             valid_from_year=2025,
             deliberation_reference="CS-2025-03",
             bands=PEER_BANDS,
             actor=admin,
         )
-    assert list(refused.value.errors) == ["deliberation_date"]
     assert session.scalar(select(func.count()).select_from(AdhesionFeeBand)) == 0
+
+
+@pytest.mark.parametrize(
+    ("reference", "adopted_on", "field"),
+    [
+        ("CS-2025-03", None, "deliberation_date"),
+        ("  ", date(2024, 12, 10), "deliberation_reference"),
+    ],
+)
+def test_a_schedule_without_its_deliberation_is_refused(
+    session, admin, reference, adopted_on, field
+):
+    with pytest.raises(ValidationFailed) as refused:
+        services.set_fee_schedule(
+            session,
+            valid_from_year=2025,
+            deliberation_reference=reference,
+            deliberation_date=adopted_on,
+            bands=PEER_BANDS,
+            actor=admin,
+        )
+    assert list(refused.value.errors) == [field]
+    assert session.scalar(select(func.count()).select_from(AdhesionFeeBand)) == 0
+
+
+def test_the_band_of_a_member_cites_the_deliberation_of_its_schedule(session):
+    set_schedule(session, 2025, reference="CS-2025-03")
+    member = make_member(session, population=12_000)
+    band = services.adhesion_fee_band(session, member, 2026)
+    assert (band.amount, str(band.deliberation)) == (Decimal("400.00"), "CS-2025-03 du 10/12/2024")
+    assert services.adhesion_fee_band(session, member, 2024) is None

@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
 
+from purchasing import fields
 from purchasing.audit.models import AuditRecord
+from purchasing.catalog.models import ServiceDomain
 from purchasing.catalog.pricing import Billing
 from purchasing.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from purchasing.events import DomainEvent
+from purchasing.members import services as member_services
+from purchasing.members.services import AdhesionNotActive, ServiceDomainNotJoined
 from purchasing.orders import services, subscriptions
-from purchasing.orders.models import OrderStatus, QuantitySegment, Subscription
+from purchasing.orders.markets import CeilingExceeded
+from purchasing.orders.models import (
+    MarketLotCommitment,
+    OrderStatus,
+    QuantitySegment,
+    Subscription,
+)
 from tests.factories import make_member, make_order, make_product, make_user
+from tests.factories.catalog import make_lot, make_market
 
 D = Decimal
 START = date(2026, 2, 1)
+TODAY = fields.today_in_paris()
 
 
 @pytest.fixture
@@ -292,3 +304,148 @@ def test_recurring_intermediary_lines_have_no_subscription(session):
     assert (order.lines[0].commissioned_on, order.lines[0].subscription) == (date(2026, 2, 1), None)
     assert session.scalars(select(Subscription)).all() == []
     assert services.get_order(session, order.id, actor=None).status is OrderStatus.DELIVERED
+
+
+class TestMoreUnitsFollowTheOrderRules:
+    """Raising a quantity buys more units: adhesion, service domain, market dates and the
+    lot's yearly ceiling are checked, as when an order is approved; lowering it is free."""
+
+    @pytest.fixture
+    def lot(self, session):
+        """A lot of a market ending in 60 days, 3 000,00 € a year at most."""
+        return make_lot(
+            session,
+            market=make_market(session, number="MAR-2026-09", end_date=TODAY + timedelta(60)),
+            yearly_ceiling="3000.00",
+        )
+
+    @pytest.fixture
+    def links(self, session, member, lot):
+        """Two units of a monthly item at 100,00 € under ``lot``: 2 400,00 € committed."""
+        item = make_product(session, sku="MC-LIEN", lot=lot, cost="100.00")
+        order = make_order(session, member=member, lines=[(item, 2)], status="delivered")
+        return order.lines[0].subscription
+
+    def change(self, session, subscription, quantity, effective_from=None):
+        return subscriptions.change_subscription_quantity(
+            session,
+            subscription.id,
+            quantity=D(quantity),
+            effective_from=effective_from or TODAY,
+            actor=None,
+        )
+
+    def assert_unchanged(self, session, subscription, committed="2400.00"):
+        session.expire_all()
+        assert session.get(Subscription, subscription.id).history == [(START, D(2))]
+        assert [c.amount for c in commitments(session, subscription)] == [D(committed)]
+
+    def test_the_added_units_are_committed_to_the_ceiling_of_the_year(self, session, lot, links):
+        self.change(session, links, "2.5")  # half a unit more: 50,00 € x 12
+        [commitment] = commitments(session, links)
+        assert (commitment.year, commitment.amount) == (TODAY.year, D("3000.00"))
+        records = session.scalars(
+            select(AuditRecord).where(
+                AuditRecord.action == "market_lot.committed",
+                AuditRecord.entity_id == str(commitment.id),
+            )
+        ).all()
+        [record] = [record for record in records if record.before]  # the raise, not the approval
+        assert (record.before["amount"], record.after["amount"]) == ("2400.00", "3000.00")
+
+    def test_more_than_the_ceiling_takes_is_refused_with_the_figures(self, session, links):
+        with pytest.raises(CeilingExceeded) as refused:
+            self.change(session, links, 3)
+        assert refused.value.errors == {
+            "quantity": [
+                "MAR-2026-09 lot "
+                f"{links.order_line.market_lot.number}: 1 more MC-LIEN commits 1200.00 excl. "
+                f"VAT, but only 600.00 is left of its {TODAY.year} ceiling of 3000.00 "
+                "(2400.00 already committed by approved orders)"
+            ]
+        }
+        self.assert_unchanged(session, links)
+
+    def test_a_day_after_the_market_ends_is_refused(self, session, lot, links):
+        after_the_end = lot.market.end_date + timedelta(days=1)
+        with pytest.raises(ValidationFailed) as refused:
+            self.change(session, links, "2.1", effective_from=after_the_end)
+        assert refused.value.errors == {
+            "effective_from": [
+                f"MC-LIEN is bought under {lot.reference}, in force from 2020-01-01 to "
+                f"{lot.market.end_date.isoformat()}, not on {after_the_end.isoformat()}"
+            ]
+        }
+        self.assert_unchanged(session, links)
+
+    def test_once_the_market_has_ended_no_unit_is_added_even_backdated(
+        self, session, monkeypatch, lot, links
+    ):
+        move_today_to(monkeypatch, lot.market.end_date + timedelta(days=5))
+        with pytest.raises(ValidationFailed) as refused:
+            self.change(session, links, "2.1", effective_from=lot.market.end_date)
+        [message] = refused.value.errors["effective_from"]
+        assert message.endswith(f"not on {fields.today_in_paris().isoformat()}")
+        self.assert_unchanged(session, links)
+
+    def test_a_member_that_left_the_domain_is_refused(self, session, member, links):
+        member_services.leave_service_domain(
+            session, member.id, ServiceDomain.MAIRIE_CONNECTEE, end_date=TODAY, actor=None
+        )
+        later = TODAY + timedelta(days=1)
+        with pytest.raises(ServiceDomainNotJoined) as refused:
+            self.change(session, links, "2.1", effective_from=later)
+        [message] = refused.value.errors["effective_from"]
+        assert message.endswith(f"on {later.isoformat()}: it left it on {TODAY.isoformat()}")
+        self.assert_unchanged(session, links)
+
+    def test_a_suspended_member_is_refused(self, session, member, links):
+        member_services.suspend_adhesion(session, member.id, reason="impayés", actor=None)
+        with pytest.raises(AdhesionNotActive) as refused:
+            self.change(session, links, "2.1")
+        assert refused.value.errors == {
+            "member_id": [
+                f"only an active member can order: {member.name}: its adhesion is suspended"
+            ]
+        }
+        self.assert_unchanged(session, links)
+
+    def test_fewer_units_are_always_possible(self, session, member, lot, links):
+        member_services.suspend_adhesion(session, member.id, reason="impayés", actor=None)
+        self.change(session, links, 1, effective_from=lot.market.end_date + timedelta(days=1))
+        assert [c.amount for c in commitments(session, links)] == [D("2400.00")]
+
+    def test_a_later_year_gets_its_own_commitment(self, session, monkeypatch, links):
+        open_lot = make_lot(session, yearly_ceiling="2000.00")
+        item = make_product(session, lot=open_lot, cost="50.00")
+        order = make_order(session, lines=[(item, 2)], status="delivered")  # 1 200,00 €
+        subscription = order.lines[0].subscription
+        next_year = date(TODAY.year + 1, 1, 15)
+        move_today_to(monkeypatch, next_year)
+
+        self.change(session, subscription, 4)  # 2 more at 50,00 € x 12
+
+        assert [(c.year, c.amount) for c in commitments(session, subscription)] == [
+            (TODAY.year, D("1200.00")),
+            (next_year.year, D("1200.00")),
+        ]
+
+
+def commitments(session, subscription):
+    return session.scalars(
+        select(MarketLotCommitment)
+        .where(MarketLotCommitment.order_id == subscription.order_line.order_id)
+        .order_by(MarketLotCommitment.year)
+    ).all()
+
+
+def move_today_to(monkeypatch, day: date) -> None:
+    """Every "today in Paris" of the services becomes ``day`` (noon in Paris)."""
+
+    class MovedClock(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            moment = datetime(day.year, day.month, day.day, 12, tzinfo=fields.PARIS)
+            return moment if tz is None else moment.astimezone(tz)
+
+    monkeypatch.setattr(fields, "datetime", MovedClock)

@@ -25,6 +25,7 @@ def test_active_adhesion_with_its_convention_deliberation_and_domains(pages_as, 
     assert "01/03/2023" in page.text  # in force since
     assert "Télécommunications" in page.text and "Mairie Connectée" not in page.text
     assert "Gratuite" in page.text  # no fee schedule: adhesion is free
+    assert "Barème fixé" not in page.text
 
 
 def test_the_fee_of_the_members_population_band(pages_as, session):
@@ -46,6 +47,7 @@ def test_the_fee_of_the_members_population_band(pages_as, session):
     assert f"Cotisation {today_in_paris().year}" in page.text
     assert "1\u202f500,00\u00a0€" in page.text
     assert "Gratuite" not in page.text
+    assert "Barème fixé par la délibération 2024-03 du 15/01/2024" in page.text
 
 
 @pytest.mark.parametrize(
