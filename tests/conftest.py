@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import date
 
 import pytest
 from flask import Flask
@@ -122,6 +123,15 @@ def api_as(client: FlaskClient, session: Session):
         return ApiClient(client, token)
 
     return make
+
+
+@pytest.fixture
+def years_over(monkeypatch: pytest.MonkeyPatch) -> date:
+    """Today is far ahead, for the routes and commands that close fiscal years on today's
+    date: every year the tests use is over, and may be closed."""
+    today = date(2045, 1, 2)
+    monkeypatch.setattr("purchasing.ledger.services.today_in_paris", lambda: today)
+    return today
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

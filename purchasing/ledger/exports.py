@@ -103,8 +103,16 @@ class ExportScope:
 
     @classmethod
     def between(cls, date_from: date, date_to: date) -> ExportScope:
+        """Entries of one fiscal year dated ``date_from`` to ``date_to``. A range across a
+        year end is refused: it would take in both the closing entries of one year and the
+        opening entry of the next, which counts the carried balances twice."""
         if date_to < date_from:
             raise ValidationFailed("is before the start of the range", field="date_to")
+        if date_to.year != date_from.year:
+            raise ValidationFailed(
+                "a range stays within one fiscal year (1 January to 31 December): export each year",
+                field="date_to",
+            )
         return cls(date_from, date_to)
 
     @property
@@ -428,11 +436,19 @@ def _balance_values(account: str, label: str, lines: list[TrialBalanceLine]) -> 
 # --- CSV and XLSX -----------------------------------------------------------------------
 
 
+#: What a spreadsheet takes for the start of a formula (OWASP "CSV injection").
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _csv_value(value: Any) -> Any:
     if value is None:
         return ""
     if isinstance(value, date):
         return value.isoformat()
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        # A label typed by a user ("=HYPERLINK(...)") must open as text in the auditor's
+        # spreadsheet, never run; the quote is what spreadsheets show as "text".
+        return "'" + value
     return value  # str(Decimal) keeps its cents: "1234.50"
 
 

@@ -59,6 +59,8 @@ ENTRY_SERIES = "EC"
 AUX_NUMBER_LENGTH = 40
 LABEL_LENGTH = 200
 REFERENCE_LENGTH = 100
+#: Length of the family code a journal line keeps.
+FAMILY_CODE_LENGTH = 40
 
 
 class FiscalYearStatus(enum.StrEnum):
@@ -202,7 +204,7 @@ class JournalLine(Base):
     #: Its name when posted (FEC ``CompAuxLib``).
     auxiliary_label: Mapped[str | None] = mapped_column(String(LABEL_LENGTH))
     #: The catalogue family a sales or purchase line belongs to (margin per family).
-    family_code: Mapped[str | None] = mapped_column(String(40))
+    family_code: Mapped[str | None] = mapped_column(String(FAMILY_CODE_LENGTH))
     debit: Mapped[Decimal] = mapped_column(default=ZERO)
     credit: Mapped[Decimal] = mapped_column(default=ZERO)
     #: On a member's or a supplier's account: the invoice this line is, pays or credits

@@ -42,11 +42,12 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Protocol
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validates_schema
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from purchasing.errors import ValidationFailed
 from purchasing.fields import Amount, Rate, Text
 from purchasing.ledger.models import (
+    FAMILY_CODE_LENGTH,
     LABEL_LENGTH,
     REFERENCE_LENGTH,
     JournalCode,
@@ -143,6 +144,10 @@ class EntryDraft:
 
 # --- Payloads ---------------------------------------------------------------------------
 
+#: A family code longer than a journal line keeps is the event's fault: refused with that
+#: event alone, rather than failing the whole run at the database.
+FAMILY_CODE = validate.Length(max=FAMILY_CODE_LENGTH)
+
 
 class _Payload(Schema):
     class Meta:
@@ -151,7 +156,7 @@ class _Payload(Schema):
 
 class _SalesSchema(_Payload):
     account = fields.String(load_default=None, allow_none=True)
-    family_code = fields.String(load_default=None, allow_none=True)
+    family_code = fields.String(load_default=None, allow_none=True, validate=FAMILY_CODE)
     amount = Amount(required=True)
 
 
@@ -198,7 +203,7 @@ class _InvoicePayload(_Payload):
 class _PurchaseLineSchema(_Payload):
     purchase_account = fields.String(required=True)
     #: The catalogue family, when the event gives it; else found from the account.
-    family_code = fields.String(load_default=None, allow_none=True)
+    family_code = fields.String(load_default=None, allow_none=True, validate=FAMILY_CODE)
     amount_excl_vat = Amount(required=True)
 
 

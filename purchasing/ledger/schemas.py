@@ -7,6 +7,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validates_schema
 from marshmallow.validate import OneOf, Range
 
+from purchasing.errors import ValidationFailed
 from purchasing.fields import Amount, PaginationQuerySchema, Text
 from purchasing.ledger.exports import MEDIA_TYPES, ExportScope
 from purchasing.ledger.models import FiscalYearStatus, JournalCode
@@ -32,8 +33,11 @@ class ScopeQuerySchema(Schema):
         for end in ("date_from", "date_to"):
             if has_range and end not in data:
                 raise ValidationError("a date range needs both ends", end)
-        if has_range and data["date_to"] < data["date_from"]:
-            raise ValidationError("is before date_from", "date_to")
+        if has_range:
+            try:
+                ExportScope.between(data["date_from"], data["date_to"])
+            except ValidationFailed as refused:
+                raise ValidationError(refused.message, "date_to") from refused
 
 
 def scope_of(args: dict[str, Any]) -> ExportScope:

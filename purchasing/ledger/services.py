@@ -17,7 +17,8 @@ pays off in full, with everything that paid it (see :mod:`purchasing.ledger.lett
 Fiscal years
 ------------
 A fiscal year is the calendar year. It opens explicitly, or with its first posting; it is
-closed by finance once every event dated in it is posted, and earlier years are closed.
+closed by finance once it is over (from 1 January of the next year, in Paris), every
+event dated in it is posted, and earlier years are closed.
 Closing determines the year's result and carries the balance-sheet balances into the
 next year (see :mod:`purchasing.ledger.closing`). A closed year takes no posting and is
 never reopened: a correction is an entry of the open year (a credit note, for instance).
@@ -46,6 +47,7 @@ from purchasing.catalog.models import Account, Product, ProductFamily, Supplier
 from purchasing.db import utcnow
 from purchasing.errors import Conflict, DomainError, NotFound, ValidationFailed
 from purchasing.events import DomainEvent, publish
+from purchasing.fields import today_in_paris
 from purchasing.ledger import closing
 from purchasing.ledger.cents import cents_sum, from_cents
 from purchasing.ledger.lettering import MatchingKey, letter_settled_items, unbalanced_letterings
@@ -559,20 +561,30 @@ def close_fiscal_year(
     *,
     actor: Actor | None,
     settings: LedgerSettings | None = None,
+    today: date | None = None,
 ) -> FiscalYear:
-    """Close ``year`` for good, once its events are posted and earlier years are closed.
+    """Close ``year`` for good, once it is over, its events are posted and earlier years
+    are closed.
 
     In the same transaction: the year's result entry, and the opening entry of the next
     year, opened if new (see :mod:`purchasing.ledger.closing`). ``settings`` name the
-    result accounts; those of the configured catalogue when not given.
+    result accounts; those of the configured catalogue when not given. ``today`` is the
+    day of the closing (Paris time when not given): a year still running cannot be closed,
+    since closing is final and would refuse every later document dated in it.
     """
     settings = settings or configured_settings()
+    today = today or today_in_paris()
     with transaction(session):
         fiscal_year = _lock_year(session, year)
         if fiscal_year is None:
             raise NotFound(f"no fiscal year {year}", field="year")
         if fiscal_year.is_closed:
             raise Conflict(f"fiscal year {year} is already closed", field="status")
+        if today <= date(year, 12, 31):
+            raise FiscalYearNotClosable(
+                f"fiscal year {year} is not over: it can be closed from 01/01/{year + 1}",
+                field="year",
+            )
         earlier_open = session.scalars(
             select(FiscalYear.year).where(
                 FiscalYear.year < year, FiscalYear.status == FiscalYearStatus.OPEN

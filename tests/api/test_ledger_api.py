@@ -10,6 +10,7 @@ import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
+from purchasing.fields import today_in_paris
 from tests.factories.billing import make_issued_invoice
 from tests.factories.ledger import make_ledger_accounts, post_all, subsidy_received
 
@@ -25,7 +26,9 @@ def posted(session):
 
 
 class TestFiscalYears:
-    def test_finance_opens_and_closes_a_year_and_an_auditor_lists_them(self, api_as, session):
+    def test_finance_opens_and_closes_a_year_and_an_auditor_lists_them(
+        self, api_as, session, years_over
+    ):
         finance = api_as("finance")
         opened = finance.post("/ledger/fiscal-years", json={"year": 2030})
         assert opened.status_code == 201, opened.json
@@ -40,6 +43,20 @@ class TestFiscalYears:
             (2030, "closed"),
         ]
 
+    def test_a_year_still_running_is_not_closed(self, api_as, session):
+        finance = api_as("finance")
+        year = today_in_paris().year
+        finance.post("/ledger/fiscal-years", json={"year": year})
+
+        refused = finance.post(f"/ledger/fiscal-years/{year}/close")
+
+        assert refused.status_code == 409
+        assert refused.json["errors"]["json"]["year"] == [
+            f"fiscal year {year} is not over: it can be closed from 01/01/{year + 1}"
+        ]
+        listed = api_as("auditor").get("/ledger/fiscal-years")
+        assert [(y["year"], y["status"]) for y in listed.json] == [(year, "open")]
+
     def test_a_year_is_opened_once(self, api_as):
         finance = api_as("finance")
         finance.post("/ledger/fiscal-years", json={"year": 2030})
@@ -47,17 +64,19 @@ class TestFiscalYears:
         assert again.status_code == 409
         assert again.json["errors"]["json"]["year"] == ["fiscal year 2030 already exists"]
 
-    def test_an_auditor_may_not_close_a_year(self, api_as, posted):
+    def test_an_auditor_may_not_close_a_year(self, api_as, posted, years_over):
         assert api_as("auditor").post("/ledger/fiscal-years/2026/close").status_code == 403
 
-    def test_a_closed_year_is_never_reopened(self, api_as, posted):
+    def test_a_closed_year_is_never_reopened(self, api_as, posted, years_over):
         finance = api_as("finance")
         finance.post("/ledger/fiscal-years/2026/close")
         reopened = finance.post("/ledger/fiscal-years/2026/reopen")
         assert reopened.status_code == 409
         assert "never reopened" in reopened.json["message"]
 
-    def test_closing_determines_the_result_and_opens_the_next_year(self, api_as, posted):
+    def test_closing_determines_the_result_and_opens_the_next_year(
+        self, api_as, posted, years_over
+    ):
         closed = api_as("finance").post("/ledger/fiscal-years/2026/close")
         assert closed.status_code == 200, closed.json
         assert closed.json["result"] == "240.00"  # the sales; the grant is not earned yet
@@ -100,7 +119,7 @@ class TestPosting:
         assert posted.status_code == 200, posted.json
         assert posted.json == {"posted": 1, "empty": 0, "refused": [], "pending": 0}
 
-    def test_events_of_a_closed_year_are_reported_refused(self, api_as, session):
+    def test_events_of_a_closed_year_are_reported_refused(self, api_as, session, years_over):
         finance = api_as("finance")
         finance.post("/ledger/fiscal-years", json={"year": 2026})
         finance.post("/ledger/fiscal-years/2026/close")
@@ -156,6 +175,15 @@ class TestReading:
         refused = api_as("auditor").get("/ledger/trial-balance?date_from=2026-01-01")
         assert refused.status_code == 422
         assert "date_to" in refused.json["errors"]["query"]
+
+    def test_a_range_across_a_year_end_is_refused_on_its_end(self, api_as, posted):
+        refused = api_as("auditor").get(
+            "/ledger/trial-balance?date_from=2026-12-01&date_to=2027-01-31"
+        )
+        assert refused.status_code == 422
+        assert refused.json["errors"]["query"]["date_to"] == [
+            "a range stays within one fiscal year (1 January to 31 December): export each year"
+        ]
 
     def test_the_check_finds_the_books_in_order(self, api_as, posted):
         check = api_as("auditor").get("/ledger/check?fiscal_year=2026")

@@ -47,7 +47,7 @@ def test_post_posts_the_pending_events(run, session):
 def test_post_lists_the_refused_events_and_fails(run, session):
     make_ledger_accounts(session)
     services.open_fiscal_year(session, 2026, actor=None)
-    services.close_fiscal_year(session, 2026, actor=None)
+    services.close_fiscal_year(session, 2026, actor=None, today=date(2027, 1, 2))
     event = subsidy_received(session)
 
     result = run("ledger", "post")
@@ -59,7 +59,7 @@ def test_post_lists_the_refused_events_and_fails(run, session):
     )
 
 
-def test_years_open_and_close(run, session):
+def test_years_open_and_close(run, session, years_over):
     assert run("ledger", "open", "2026").exit_code == 0
     closed = run("ledger", "close", "2026")
     assert closed.exit_code == 0, closed.output
@@ -73,7 +73,7 @@ def test_years_open_and_close(run, session):
     assert "error: status: fiscal year 2026 is already closed" in again.output
 
 
-def test_close_says_the_result_and_what_it_carried(run, session):
+def test_close_says_the_result_and_what_it_carried(run, session, years_over):
     make_issued_invoice(session)  # 240.00 of sales, 288.00 due
     post_all(session)
 

@@ -69,7 +69,7 @@ def _entries(session, year: int) -> list[JournalEntry]:
 
 class TestResult:
     def test_a_surplus_goes_to_120_on_the_last_day_in_the_last_entry(self, session, year_2026):
-        services.close_fiscal_year(session, 2026, actor=None)
+        services.close_fiscal_year(session, 2026, actor=None, today=date(2027, 1, 2))
 
         *_operations, result = _entries(session, 2026)
         assert (result.journal, result.entry_date, result.sequence) == (
@@ -91,7 +91,7 @@ class TestResult:
         _purchase(session, cost="75.50")
         post_all(session)
 
-        services.close_fiscal_year(session, 2026, actor=None)
+        services.close_fiscal_year(session, 2026, actor=None, today=date(2027, 1, 2))
 
         *_operations, result = _entries(session, 2026)
         assert lines_of(result) == [
@@ -105,13 +105,13 @@ class TestResult:
         settings = ledger_settings()
         margins = reports.margin_report(session, YEAR, settings)
 
-        services.close_fiscal_year(session, 2026, actor=None)
+        services.close_fiscal_year(session, 2026, actor=None, today=date(2027, 1, 2))
 
         assert reports.margin_report(session, YEAR, settings) == margins
         assert (margins.sales, margins.purchases) == (D("240.00"), D("100.00"))
 
     def test_the_closed_years_fec_ends_on_its_result(self, session, year_2026):
-        services.close_fiscal_year(session, 2026, actor=None)
+        services.close_fiscal_year(session, 2026, actor=None, today=date(2027, 1, 2))
 
         records = fec_records(session, 2026)
         last = [r for r in records if r["EcritureNum"] == "EC-2026-000004"]
@@ -126,7 +126,7 @@ class TestOpening:
     def test_the_balance_sheet_is_carried_into_entry_0_of_the_next_year(self, session, year_2026):
         member = f"M{year_2026.member_id:05d}"
 
-        services.close_fiscal_year(session, 2026, actor=None)
+        services.close_fiscal_year(session, 2026, actor=None, today=date(2027, 1, 2))
 
         (opening,) = _entries(session, 2027)
         assert (opening.number, opening.journal, opening.entry_date) == (
@@ -149,7 +149,7 @@ class TestOpening:
         ]
 
     def test_the_next_years_trial_balance_opens_on_the_closing_balances(self, session, year_2026):
-        services.close_fiscal_year(session, 2026, actor=None)
+        services.close_fiscal_year(session, 2026, actor=None, today=date(2027, 1, 2))
 
         closing = {a: b for a, b in _balances(session, 2026).items() if b}
         assert _balances(session, 2027) == closing
@@ -160,7 +160,7 @@ class TestOpening:
         subsidy_received(session, amount="50.00", received_on=date(2027, 1, 10))
         post_all(session)
 
-        services.close_fiscal_year(session, 2026, actor=None)
+        services.close_fiscal_year(session, 2026, actor=None, today=date(2027, 1, 2))
 
         records = fec_records(session, 2027)
         numbers = list(dict.fromkeys(r["EcritureNum"] for r in records))
@@ -173,7 +173,7 @@ class TestOpening:
     def test_closing_opens_the_next_year_and_says_what_it_wrote(self, session, year_2026):
         finance = make_user(session, role="finance")[0]
 
-        services.close_fiscal_year(session, 2026, actor=finance)
+        services.close_fiscal_year(session, 2026, actor=finance, today=date(2027, 1, 2))
 
         assert session.get(FiscalYear, 2027).status is FiscalYearStatus.OPEN
         closed = services.year_end(session, 2026)
@@ -191,7 +191,7 @@ class TestOpening:
     def test_an_empty_year_closes_without_entries(self, session):
         services.open_fiscal_year(session, 2026, actor=None)
 
-        services.close_fiscal_year(session, 2026, actor=None)
+        services.close_fiscal_year(session, 2026, actor=None, today=date(2027, 1, 2))
 
         assert _entries(session, 2026) == _entries(session, 2027) == []
         assert services.year_end(session, 2026).result == 0
@@ -213,7 +213,9 @@ class TestRefusals:
         )
 
         with pytest.raises(services.UnknownAccount, match="account 1201 is not in the chart"):
-            services.close_fiscal_year(session, 2026, actor=None, settings=wrong)
+            services.close_fiscal_year(
+                session, 2026, actor=None, settings=wrong, today=date(2027, 1, 2)
+            )
 
         assert self._written(session) == before
         assert session.get(FiscalYear, 2026).status is FiscalYearStatus.OPEN
@@ -241,7 +243,7 @@ class TestRefusals:
         before = self._written(session)
 
         with pytest.raises(IntegrityError, match="sequence"):
-            services.close_fiscal_year(session, 2026, actor=None)
+            services.close_fiscal_year(session, 2026, actor=None, today=date(2027, 1, 2))
 
         assert self._written(session) == before
         assert session.get(FiscalYear, 2026).status is FiscalYearStatus.OPEN

@@ -80,7 +80,7 @@ def test_a_year_closed_while_runs_post_takes_nothing_after_its_close(committed):
             services.open_fiscal_year(session, 2031, actor=None)
             start.wait()
             try:
-                services.close_fiscal_year(session, 2031, actor=None)
+                services.close_fiscal_year(session, 2031, actor=None, today=date(2032, 1, 2))
             except services.FiscalYearNotClosable:
                 return "refused"  # events were still pending: the close said so
             return "closed"
@@ -149,7 +149,9 @@ def test_payments_posted_while_the_year_before_closes_letter_with_its_opening_en
     def close() -> None:
         with Session(committed, expire_on_commit=False) as session:
             start.wait()
-            services.close_fiscal_year(session, 2033, actor=None, settings=ledger_settings())
+            services.close_fiscal_year(
+                session, 2033, actor=None, settings=ledger_settings(), today=date(2034, 1, 2)
+            )
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         posting, closing = pool.submit(post), pool.submit(close)

@@ -15,6 +15,7 @@ from pypdf import PdfReader
 
 from purchasing.billing import services as billing
 from purchasing.catalog.pricing import Billing
+from purchasing.errors import ValidationFailed
 from purchasing.ledger import exports
 from purchasing.ledger.exports import ExportScope
 from purchasing.ledger.pdf import PDF_MAX_LINES, ReportTooLongForPdf, report_pdf_chunks
@@ -149,6 +150,13 @@ class TestFec:
         _header, *records = list(csv.reader(io.StringIO(data, newline=""), delimiter="\t"))
         assert {r[8] for r in records} == {"VIR-0001", "MANDAT-0001"}
 
+    def test_a_range_across_a_year_end_is_refused_on_its_end(self):
+        # It would count the balances carried by the opening entry a second time.
+        with pytest.raises(ValidationFailed, match="within one fiscal year") as refused:
+            ExportScope.between(date(2026, 12, 1), date(2027, 1, 31))
+        assert list(refused.value.errors) == ["date_to"]
+        assert ExportScope.between(date(2026, 1, 1), date(2026, 12, 31)).date_to.year == 2026
+
 
 class TestText:
     @pytest.mark.parametrize(
@@ -195,6 +203,33 @@ class TestReports:
         assert total[2] == total[3]
         assert total[4] == total[5]
         assert "Total classe 4" in [row.values[1] for row in rows if row.total]
+
+    def test_a_label_a_spreadsheet_would_run_opens_as_text(self):
+        columns = (exports.Column("Libellé", "text"), exports.Column("Montant", "amount"))
+        rows = [
+            exports.Row(('=HYPERLINK("http://x")', D("-12.00"))),
+            exports.Row(("@SUM(A1)", D("1.00"))),
+            exports.Row(("-1+1", D("2.00"))),
+            exports.Row(("Commune d'Ypres", D("3.00"))),
+        ]
+        report = exports.Report(
+            name="journal",
+            title="Journal",
+            scope=YEAR,
+            columns=columns,
+            rows=iter(rows),
+            line_count=len(rows),
+        )
+
+        data = _read(exports.csv_chunks(report)).decode("utf-8")
+
+        _header, *read = list(csv.reader(io.StringIO(data, newline=""), delimiter=";"))
+        assert read == [
+            ['\'=HYPERLINK("http://x")', "-12.00"],  # amounts stay numbers, signs kept
+            ["'@SUM(A1)", "1.00"],
+            ["'-1+1", "2.00"],
+            ["Commune d'Ypres", "3.00"],
+        ]
 
     def test_the_xlsx_holds_the_rows_with_amounts_as_numbers(self, books):
         data = _read(exports.xlsx_chunks(exports.journal(books, YEAR)))

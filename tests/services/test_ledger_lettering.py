@@ -177,7 +177,7 @@ class TestAcrossYears:
         # Before 2025 closes, the payment of 2026 has nothing of its year to letter with.
         assert _receivable(fec_records(session, 2026)) == [("BQ", "0,00", "288,00", "", "")]
 
-        services.close_fiscal_year(session, 2025, actor=None)
+        services.close_fiscal_year(session, 2025, actor=None, today=date(2026, 1, 2))
 
         # 2025 closed with the invoice open: its FEC shows it so, for good.
         assert _receivable(fec_records(session, 2025)) == [("VE", "288,00", "0,00", "", "")]

@@ -306,6 +306,20 @@ class TestFederAid:
         assert result.pending == 1
         assert entry_for(session, event) is None
 
+    def test_a_family_code_longer_than_a_line_keeps_refuses_that_event_alone(self, session):
+        member = make_member(session)
+        sales = [{"account": "7062", "family_code": "f" * 41, "amount": "100.00"}]
+        event = publish_event(session, "invoice.issued", self._invoice_payload(member, sales=sales))
+        fine = subsidy_received(session)
+
+        result = post_all(session)
+
+        (refusal,) = result.refused
+        assert refusal.event_id == event.id
+        assert refusal.errors == {"sales[0].family_code": ["Longer than maximum length 40."]}
+        assert entry_for(session, event) is None
+        assert entry_for(session, fine) is not None
+
 
 class TestOnceOnly:
     def test_posting_twice_posts_nothing_twice(self, session):

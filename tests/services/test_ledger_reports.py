@@ -8,12 +8,14 @@ from decimal import Decimal
 
 import pytest
 from pypdf import PdfReader
+from reportlab.graphics.charts.barcharts import VerticalBarChart
+from reportlab.graphics.charts.legends import Legend
 
 from purchasing.billing import run
 from purchasing.catalog.pricing import Billing
 from purchasing.ledger import reports
 from purchasing.ledger.exports import ExportScope
-from purchasing.ledger.pdf import activity_report_pdf
+from purchasing.ledger.pdf import activity_report_pdf, purchases_and_sales_chart
 from tests.factories import (
     catalog_family,
     invoice_in_full,
@@ -111,3 +113,20 @@ def test_the_activity_report_prints_with_its_chart(year_of_activity):
     assert "384 440,40" in text
     assert "Vidéoprotection" in text or "video_protection" in text
     assert "Achats" in text and "Ventes" in text  # the chart's legend
+
+
+def test_the_chart_draws_purchases_beside_sales_for_each_family(year_of_activity):
+    margins = reports.activity_report(year_of_activity, YEAR, ledger_settings()).margins
+
+    drawing = purchases_and_sales_chart(margins)
+
+    (chart,) = [shape for shape in drawing.contents if isinstance(shape, VerticalBarChart)]
+    families = list(margins.families)
+    assert len(families) >= 2  # video-protection and digital services were bought and sold
+    assert chart.categoryAxis.categoryNames == [f.family_name for f in families]
+    purchases, sales = chart.data
+    assert purchases == [float(f.purchases) for f in families]
+    assert sales == [float(f.sales) for f in families]
+    assert all(sold > bought > 0 for bought, sold in zip(purchases, sales, strict=True))
+    (legend,) = [shape for shape in drawing.contents if isinstance(shape, Legend)]
+    assert [name for _colour, name in legend.colorNamePairs] == ["Achats", "Ventes"]
