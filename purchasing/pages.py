@@ -3,9 +3,9 @@
 Pages read their input with the same marshmallow schemas as the API, so a rule is written
 once. A browser sends strings, though: :func:`form_values` turns a submitted form into what
 those schemas expect (an empty box is a missing value, "1 234,56" a decimal, a ticked box
-True), and :class:`PageForm` keeps what was typed and the messages of each field, in French,
-to show them next to the field. A page's form is rendered by the macros of
-``templates/_macros.html``.
+True), and :class:`PageForm` keeps what was typed and the messages of each field, in French
+(:mod:`purchasing.messages_fr`), to show them next to the field. A page's form is rendered
+by the macros of ``templates/_macros.html``.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from werkzeug.datastructures import MultiDict
 from purchasing.auth.roles import Role
 from purchasing.errors import DomainError
 from purchasing.fields import ExactDecimal, StrictBoolean
+from purchasing.messages_fr import french_errors, french_message, french_refusal
 
 #: Values of a ticked checkbox; an unticked box sends nothing.
 CHECKED = frozenset({"on", "1", "true", "yes", "oui"})
@@ -59,45 +60,6 @@ def _typed(field: fields.Field, raw: str) -> Any:
     if isinstance(field, fields.Integer) and re.fullmatch(r"[+-]?\d+", _SPACES.sub("", raw)):
         return int(_SPACES.sub("", raw))
     return raw
-
-
-# marshmallow's messages, as a French user reads them. Messages of the services are shown
-# as they are written.
-_FRENCH = {
-    "Missing data for required field.": "Ce champ est obligatoire.",
-    "Field may not be null.": "Ce champ est obligatoire.",
-    "Not a valid integer.": "Saisissez un nombre entier.",
-    "Not a valid number.": "Saisissez un nombre.",
-    "Not a valid date.": "Saisissez une date (jj/mm/aaaa).",
-    "Not a valid datetime.": "Saisissez une date et une heure.",
-    "Not a valid string.": "Saisissez un texte.",
-    "Not a valid boolean.": "Cochez ou décochez la case.",
-    "Not a valid email address.": "Saisissez une adresse e-mail valide.",
-    "Not a valid list.": "Choisissez une ou plusieurs valeurs.",
-    "Unknown field.": "Champ inconnu.",
-    "Shorter than minimum length 1.": "Ce champ est obligatoire.",
-}
-_FRENCH_PATTERNS = (
-    (re.compile(r"Must be one of: (.*)\.$"), "Choisissez une valeur proposée."),
-    (re.compile(r"Must be greater than or equal to (\S+)\.?$"), "Doit être au moins {0}."),
-    (re.compile(r"Must be less than or equal to (\S+)\.?$"), "Doit être au plus {0}."),
-    (
-        re.compile(r"Must be greater than or equal to (\S+) and less than or equal to (\S+)\.?$"),
-        "Doit être compris entre {0} et {1}.",
-    ),
-    (re.compile(r"Longer than maximum length (\d+)\.?$"), "Au plus {0} caractères."),
-    (re.compile(r"Shorter than minimum length (\d+)\.?$"), "Au moins {0} caractères."),
-)
-
-
-def french_message(message: str) -> str:
-    if message in _FRENCH:
-        return _FRENCH[message]
-    for pattern, french in _FRENCH_PATTERNS:
-        match = pattern.fullmatch(message)
-        if match:
-            return french.format(*match.groups())
-    return message
 
 
 def _flatten(messages: Any, prefix: str = "") -> Iterable[tuple[str, str]]:
@@ -138,13 +100,12 @@ class PageForm:
             return None
 
     def refuse(self, exc: DomainError) -> None:
-        """Show a service's refusal next to its field, or above the form."""
-        pairs = [(field, message) for field, messages in exc.errors.items() for message in messages]
-        self._add(pairs or [("_form", exc.message)])
+        """Show a service's refusal next to its field, or above the form, in French."""
+        self._add(refusal_pairs(exc))
 
     def _add(self, pairs: Iterable[tuple[str, str]]) -> None:
         for field, message in pairs:
-            self.errors.setdefault(field, []).append(french_message(message))
+            self.errors.setdefault(field, []).append(french_message(message, field))
 
     @property
     def valid(self) -> bool:
@@ -173,6 +134,17 @@ class PageForm:
         return self.errors.get("_form", [])
 
 
+def refusal_pairs(exc: DomainError) -> list[tuple[str, str]]:
+    """(field, French message) of a service's refusal; ("_form", ...) when it names none."""
+    pairs = [(field, m) for field, messages in french_errors(exc).items() for m in messages]
+    return pairs or [("_form", french_refusal(exc))]
+
+
+def refusal_flash(exc: DomainError) -> str:
+    """A refusal said in a flash message: "Opération refusée : ..." in French."""
+    return f"Opération refusée : {french_refusal(exc)}"
+
+
 def query_args(schema: Schema) -> tuple[dict[str, Any], dict[str, list[str]]]:
     """A list page's filters from its query string, read by the API's query schema.
 
@@ -184,7 +156,7 @@ def query_args(schema: Schema) -> tuple[dict[str, Any], dict[str, list[str]]]:
     except ValidationError as exc:
         errors: dict[str, list[str]] = {}
         for field, message in _flatten(exc.messages):
-            errors.setdefault(field, []).append(french_message(message))
+            errors.setdefault(field, []).append(french_message(message, field))
         good = {k: v for k, v in values.items() if k not in errors}
         try:
             return schema.load(good), errors
@@ -239,6 +211,7 @@ NAVIGATION = (
     NavLink("Mes factures", "billing_pages.my_invoices", _MEMBER),
     NavLink("Mon adhésion", "members_pages.my_adhesion", _MEMBER),
     NavLink("Membres", "members_pages.members", _PURCHASING),
+    NavLink("Marchés à échéance", "catalog_pages.markets_expiring", _PURCHASING),
     NavLink("Commandes", "orders_staff_pages.orders", _STAFF),
     NavLink("Bons de commande", "orders_staff_pages.purchase_orders", _PURCHASING),
     NavLink("Factures fournisseurs", "orders_staff_pages.supplier_invoices", _STAFF),

@@ -6,7 +6,7 @@ end and rolls back on any failure, so a refused request leaves nothing half-done
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -42,3 +42,11 @@ def paginate(session: Session, query: Select[Any], *, page: int, per_page: int) 
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     items = session.scalars(query.offset((page - 1) * per_page).limit(per_page))
     return Page(items=list(items), total=total or 0, page=page, per_page=per_page)
+
+
+def page_of(items: Sequence[T], *, page: int, per_page: int) -> Page[T]:
+    """One page of ``items``, a list computed in full (its totals are over all of it)."""
+    start = (page - 1) * per_page
+    return Page(
+        items=list(items[start : start + per_page]), total=len(items), page=page, per_page=per_page
+    )

@@ -12,8 +12,9 @@ from flask import Blueprint, Flask, render_template
 from werkzeug.exceptions import HTTPException
 
 from purchasing.auth.access import allow_any_user, current_actor
-from purchasing.errors import DomainError
+from purchasing.errors import DomainError, NotFound
 from purchasing.formats import FILTERS
+from purchasing.messages_fr import french_mismatch, french_refusal
 from purchasing.pages import french_message, navigation_for, page_url
 
 bp = Blueprint("web", __name__)
@@ -39,10 +40,20 @@ ERROR_TITLES = {
 }
 
 
+#: What a page says of an object it cannot show: never the service's English, and the
+#: same whether the object does not exist or belongs to another member.
+NOT_FOUND_MESSAGE = "Cette page n'existe pas, ou vous n'y avez pas accès."
+
+
 def render_error(exc: HTTPException | DomainError) -> Any:
     status = exc.code if isinstance(exc, HTTPException) else exc.status_code
     status = status or 500
-    message = exc.message if isinstance(exc, DomainError) else None
+    if isinstance(exc, NotFound) or status == 404:
+        message: str | None = NOT_FOUND_MESSAGE
+    elif isinstance(exc, DomainError):
+        message = french_refusal(exc)
+    else:
+        message = None
     title = ERROR_TITLES.get(status, "Erreur")
     return render_template("error.html", status=status, title=title, message=message), status
 
@@ -50,6 +61,7 @@ def render_error(exc: HTTPException | DomainError) -> Any:
 def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(FILTERS)
     app.jinja_env.filters["french_message"] = french_message
+    app.jinja_env.filters["french_mismatch"] = french_mismatch
     app.jinja_env.globals["page_url"] = page_url
 
     @app.context_processor

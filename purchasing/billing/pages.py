@@ -8,10 +8,8 @@ files are served exactly as stored at issue.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
@@ -36,7 +34,8 @@ from purchasing.db import get_session
 from purchasing.errors import DomainError, NotFound
 from purchasing.fields import PARIS, Amount, PaginationQuerySchema, today_in_paris
 from purchasing.formats import euros, french_date
-from purchasing.pages import PageForm, query_args, send_document
+from purchasing.pages import PageForm, french_message, query_args, refusal_pairs, send_document
+from purchasing.unit_of_work import page_of
 
 bp = Blueprint("billing_pages", __name__)
 
@@ -69,99 +68,13 @@ LABELS = {
 }
 
 
-# --- Refusals in French -----------------------------------------------------------------
-
-#: The services word their refusals for the API, in English; finance's forms show them
-#: in French. Named groups starting with ``amount`` are shown as euros, ``day`` as dates.
-#: A message not listed here is shown as written.
-REFUSALS: tuple[tuple[str, str], ...] = (
-    (r"must be more than 0", "Saisissez un montant supérieur à 0."),
-    (r"may not be blank", "Ce champ est obligatoire."),
-    (r"at most (?P<places>\d+) decimal places", "Au plus {places} décimales."),
-    (r"must be from 0 to \S+", "Saisissez un montant positif."),
-    (r"a month written YYYY-MM|.* is not a month written YYYY-MM", "Saisissez un mois (AAAA-MM)."),
-    (r"no \w[\w ]* with id \d+", "Introuvable."),
-    (
-        r"(?P<amount>\S+) is more than the (?P<amount_due>\S+) still due on (?P<number>\S+)",
-        "Plus que les {amount_due} restant dus sur {number}.",
-    ),
-    (
-        r"before the invoice was issued \((?P<day>[\d-]+)\)",
-        "Antérieure à l'émission de la facture ({day}).",
-    ),
-    (r"may not be in the future", "Ne peut pas être dans le futur."),
-    (r"a draft is not payable", "Un brouillon ne se paie pas : émettez d'abord la facture."),
-    (
-        r"(?P<number>\S+) is a credit note: only an invoice is paid",
-        "{number} est un avoir : seule une facture se paie.",
-    ),
-    (
-        r"(?P<number>\S+) is a credit note: only an invoice can be credited",
-        "{number} est un avoir : seule une facture se corrige par un avoir.",
-    ),
-    (r"say why the invoice is corrected", "Indiquez pourquoi la facture est corrigée."),
-    (r"only an issued invoice can be credited", "Seule une facture émise peut être créditée."),
-    (r"this invoice is already fully credited", "Cette facture est déjà entièrement créditée."),
-    (
-        r"line (?P<line>\d+) is already fully credited",
-        "La ligne {line} est déjà entièrement créditée.",
-    ),
-    (
-        r"at most (?P<amount>\S+) can still be credited on line (?P<line>\d+)",
-        "Au plus {amount} HT peuvent encore être crédités sur la ligne {line}.",
-    ),
-    (r"line \d+ is not a line of (?P<number>\S+)", "Cette ligne n'est pas une ligne de {number}."),
-    (
-        r"before the invoice it corrects \((?P<day>[\d-]+)\)",
-        "Antérieure à la facture corrigée ({day}).",
-    ),
-    (
-        r"an aided line of a price-reduction programme is credited whole only",
-        "Une ligne aidée par un programme qui réduit le prix ne se crédite qu'en entier : "
-        "laissez le montant vide.",
-    ),
-    (r"an invoice has at least one line", "Une facture a au moins une ligne."),
-    (
-        r"(?P<series>\S+) documents of (?P<year>\d{4}) are issued up to (?P<day>[\d-]+); "
-        r"a number may not go to an earlier date",
-        "Les documents {series} de {year} sont émis jusqu'au {day} : la numérotation suit "
-        "les dates, choisissez ce jour ou un jour suivant.",
-    ),
-    (
-        r"invoice (?P<number>\S+) is issued and can no longer change; "
-        r"correct it with a credit note",
-        "La facture {number} est émise et ne change plus : corrigez-la par un avoir.",
-    ),
-)
-
-
-def in_french(message: str, refusals: Iterable[tuple[str, str]] = REFUSALS) -> str:
-    """``message`` of a service as finance reads it (unchanged when not listed)."""
-    for pattern, french in refusals:
-        match = re.fullmatch(pattern, message)
-        if match:
-            values = {name: _french_value(name, text) for name, text in match.groupdict().items()}
-            return french.format(**values)
-    return message
-
-
-def _french_value(name: str, text: str) -> str:
-    if name.startswith("amount"):
-        return euros(Decimal(text))
-    if name.startswith("day"):
-        return french_date(date.fromisoformat(text))
-    return text
-
-
 class FinanceForm(PageForm):
-    """A page form whose refusals read in French and land next to the box they are about.
+    """A page form whose refusals land next to the box they are about, in French.
 
     ``rename`` maps a service's field name to the box holding it (``lines[0].amount`` is
     the amount box of a line); a refusal about a field the form does not show goes above
     the form. ``shown`` names boxes the form shows besides its schema's fields.
     """
-
-    refusals: tuple[tuple[str, str], ...] = REFUSALS
 
     def __init__(
         self,
@@ -176,13 +89,10 @@ class FinanceForm(PageForm):
     def refuse(self, exc: DomainError, *, rename: Mapping[str, str] | None = None) -> None:
         rename = rename or {}
         pairs = []
-        for field, messages in exc.errors.items():
+        for field, message in refusal_pairs(exc):
             name = rename.get(field, field)
-            pairs.extend((name if name in self.shown else "_form", m) for m in messages)
-        self._add(pairs or [("_form", exc.message)])
-
-    def _add(self, pairs: Iterable[tuple[str, str]]) -> None:
-        super()._add((field, in_french(message, self.refusals)) for field, message in pairs)
+            pairs.append((name if name in self.shown else "_form", message))
+        self._add(pairs)
 
 
 @bp.app_template_filter("paris_time")
@@ -241,7 +151,6 @@ def _search(args: dict[str, Any], *, staff: bool) -> services.InvoiceSearch:
 
 def _invoice_list(template: str, *, staff: bool, **context: Any) -> str:
     args, errors = query_args(InvoicePageQuerySchema())
-    errors = {name: [in_french(m) for m in messages] for name, messages in errors.items()}
     page, per_page = args.pop("page"), args.pop("per_page")
     found = services.search_invoices(
         get_session(),
@@ -459,11 +368,15 @@ def new_payment(invoice_id: int) -> Any:
 # --- Receivables ------------------------------------------------------------------------
 
 
+class ReceivablesPageQuerySchema(ReceivablesQuerySchema, PaginationQuerySchema):
+    """The API's receivables filters, and the page of the list shown."""
+
+
 @bp.get("/receivables")
 @allow(*FINANCE)
 def receivables() -> str:
-    """What members owe on a day, by how late it is."""
-    args, errors = query_args(ReceivablesQuerySchema())
+    """What members owe on a day, by how late it is; the totals are over every item."""
+    args, errors = query_args(ReceivablesPageQuerySchema())
     session = get_session()
     report = services.receivables(
         session,
@@ -474,6 +387,7 @@ def receivables() -> str:
     return render_template(
         "billing/receivables.html",
         report=report,
+        page=page_of(report.items, page=args["page"], per_page=args["per_page"]),
         members=services.invoiced_members(session),
         buckets=BUCKET_LABELS,
         filter_errors=errors,
@@ -547,5 +461,4 @@ def _run_error(error: str | None) -> str | None:
     if error is None:
         return None
     _name, colon, message = error.partition(": ")
-    french = in_french(message) if colon else error
-    return french if french != message else error
+    return french_message(message if colon else error)

@@ -8,7 +8,6 @@ service or export function as the API route it mirrors; downloads stream from
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,6 +46,7 @@ from purchasing.ledger.schemas import (
 )
 from purchasing.ledger.settings import LedgerSettings, settings_from_config
 from purchasing.ledger.views import KEEPERS, READERS
+from purchasing.messages_fr import french_refusal
 from purchasing.money import ZERO, round_rate
 from purchasing.pages import PageForm, form_values, not_found_unless, query_args, send_document
 
@@ -63,29 +63,6 @@ DOCUMENT_LABELS = {
     FEC: "FEC (fichier des écritures comptables)",
 }
 FORMAT_LABELS = {"csv": "CSV (tableur)", "xlsx": "XLSX (Excel)", "pdf": "PDF"}
-
-# The scope rules' messages (ledger/schemas.py), as a French user reads them.
-_SCOPE_MESSAGES = {
-    "give a fiscal year or a date range, not both": (
-        "Choisissez un exercice ou une période, pas les deux : videz l'exercice pour une période."
-    ),
-    "give a fiscal year, or date_from and date_to": (
-        "Choisissez un exercice, ou une date de début et une date de fin."
-    ),
-    "a date range needs both ends": "Une période a une date de début et une date de fin.",
-    "is before date_from": "La date de fin précède la date de début.",
-    "is before the start of the range": "La date de fin précède la date de début.",
-}
-# The refusals of closing a year (ledger/services.py), in French; others are shown as written.
-_CLOSING_MESSAGES = (
-    (re.compile(r"close fiscal year (.+) first"), "clôturez d'abord l'exercice {0}."),
-    (
-        re.compile(r"(\d+) event\(s\) of (\d+) are not posted yet.*"),
-        "{0} opération(s) de {1} ne sont pas encore passées en écriture : "
-        "lancez d'abord la comptabilisation.",
-    ),
-    (re.compile(r"fiscal year (\d+) is already closed"), "l'exercice {0} est déjà clôturé."),
-)
 
 
 class ExportFormSchema(ExportQuerySchema):
@@ -133,7 +110,7 @@ def download() -> Any:
         try:
             return _export(data)
         except ValidationFailed as exc:  # a PDF too long, refused before anything is sent
-            form.refuse(_in_french(exc))
+            form.refuse(exc)
     return _render_exports(form, services.list_fiscal_years(get_session()))
 
 
@@ -188,17 +165,11 @@ def close_fiscal_year(year: int) -> Any:
     try:
         services.close_fiscal_year(get_session(), year, actor=current_actor(), settings=_settings())
     except Conflict as exc:
-        flash(f"L'exercice {year} n'est pas clôturé : {_closing_message(exc.message)}", "error")
+        why = french_refusal(exc)
+        flash(f"L'exercice {year} n'est pas clôturé : {why[:1].lower()}{why[1:]}", "error")
     else:
         flash(f"Exercice {year} clôturé : il ne reçoit plus aucune écriture.")
     return redirect(url_for("ledger_pages.exports"))
-
-
-def _closing_message(message: str) -> str:
-    for pattern, french in _CLOSING_MESSAGES:
-        if match := pattern.fullmatch(message):
-            return french.format(*match.groups())
-    return message
 
 
 # --- Reading the books ------------------------------------------------------------------
@@ -360,7 +331,7 @@ def _load(form: PageForm, values: Mapping[str, Any]) -> dict[str, Any] | None:
         return form.schema.load(values)
     except ValidationError as exc:
         refused = ValidationFailed("Corrigez les champs signalés.", errors=_by_field(exc.messages))
-        form.refuse(_in_french(refused))
+        form.refuse(refused)
         return None
 
 
@@ -373,20 +344,6 @@ def _by_field(messages: Any) -> dict[str, list[str]]:
         )
         for field, found in messages.items()
     }
-
-
-def _in_french(exc: ValidationFailed) -> ValidationFailed:
-    if isinstance(exc, pdf_documents.ReportTooLongForPdf):
-        return ValidationFailed(
-            f"Trop de lignes pour un PDF (au plus {number(pdf_documents.PDF_MAX_LINES)}) : "
-            "choisissez CSV, XLSX ou le FEC.",
-            field="format",
-        )
-    errors = {
-        field: [_SCOPE_MESSAGES.get(message, message) for message in messages]
-        for field, messages in exc.errors.items()
-    }
-    return ValidationFailed(_SCOPE_MESSAGES.get(exc.message, exc.message), errors=errors)
 
 
 # --- The bar chart of the activity page -------------------------------------------------

@@ -326,7 +326,7 @@ def _cart_aids(actor: Actor, lines: list[CartLine], today: date) -> dict[int, Ai
 def _quantity_problem(quantity: Decimal) -> str | None:
     """Why a cart total is no quantity an order line takes, in the API's own words."""
     errors = OrderLineInputSchema(only=("quantity",)).validate({"quantity": str(quantity)})
-    return french_message(errors["quantity"][0]) if errors else None
+    return french_message(errors["quantity"][0], "quantity") if errors else None
 
 
 # --- My orders ------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from purchasing.errors import DomainError, NotFound
 from purchasing.fields import today_in_paris
 from purchasing.members.pages import refuse
 from purchasing.members.services import get_member
+from purchasing.messages_fr import french_mismatch, french_refusal
 from purchasing.money import line_amount
 from purchasing.orders import purchase_orders, quote, services, subscriptions
 from purchasing.orders.models import (
@@ -52,7 +53,14 @@ from purchasing.orders.schemas import (
     SupplierInvoiceLineInputSchema,
     SupplierInvoiceQuerySchema,
 )
-from purchasing.pages import PageForm, form_values, query_args, send_document
+from purchasing.pages import (
+    PageForm,
+    form_values,
+    query_args,
+    refusal_flash,
+    refusal_pairs,
+    send_document,
+)
 
 bp = Blueprint("orders_staff_pages", __name__)
 
@@ -227,7 +235,7 @@ def _order_button(order_id: int, run: Callable[..., Order], done: str) -> Respon
     except NotFound:
         raise
     except DomainError as exc:
-        flash(f"Opération refusée : {exc.message}", "error")
+        flash(refusal_flash(exc), "error")
     else:
         flash(done.format(reference=moved.reference))
     return redirect(url_for("orders_staff_pages.order", order_id=order_id), code=303)
@@ -415,7 +423,7 @@ def _refusal_to_invoice(purchase_order: PurchaseOrder) -> str | None:
     try:
         purchase_order.ensure_invoiceable()
     except DomainError as exc:
-        return exc.message
+        return french_refusal(exc)
     return None
 
 
@@ -482,8 +490,7 @@ class SupplierInvoiceForm(PageForm):
             return None
 
     def refuse(self, exc: DomainError) -> None:
-        pairs = [(field, message) for field, messages in exc.errors.items() for message in messages]
-        self._add(self._placed(pairs or [("_form", exc.message)]))
+        self._add(self._placed(refusal_pairs(exc)))
 
     def _placed(self, pairs: Iterable[tuple[str, str]]) -> Iterator[tuple[str, str]]:
         """Each message under the box it names: a row's box, a header box, or the form."""
@@ -588,6 +595,8 @@ def _render_supplier_invoice(invoice_id: int, form: PageForm) -> str:
         invoice=found,
         supplier_name=_supplier_names().get(found.supplier_id, ""),
         form=form,
+        # Reasons are stored as the service words them; shown in French with French numbers.
+        mismatch_fr=french_mismatch,
     )
 
 

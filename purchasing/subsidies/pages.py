@@ -13,7 +13,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, url_
 
 from purchasing.auth.access import allow, current_actor
 from purchasing.auth.roles import Role
-from purchasing.billing.pages import REFUSALS, FinanceForm
+from purchasing.billing.pages import FinanceForm
 from purchasing.db import get_session
 from purchasing.errors import DomainError, NotFound
 from purchasing.fields import today_in_paris
@@ -32,40 +32,6 @@ bp = Blueprint("subsidies_pages", __name__)
 MANAGERS = (Role.FINANCE, Role.ADMIN)
 
 AID_KIND_LABELS = {AidKind.RATE: "Part du prix HT", AidKind.FIXED_PER_UNIT: "Montant par unité"}
-
-#: The subsidies services' refusals, as finance reads them (see billing.pages.REFUSALS).
-PROGRAMME_REFUSALS = (
-    *REFUSALS,
-    (
-        r"(?P<reference>.+) is already recorded on (?P<code>\S+)",
-        "La référence {reference} est déjà enregistrée sur {code}.",
-    ),
-    (
-        r"at most (?P<amount>\S+) can still be received on (?P<code>\S+): the grant is "
-        r"(?P<amount_grant>\S+), (?P<amount_received>\S+) received so far",
-        "Au plus {amount} peuvent encore être reçus : la subvention est de {amount_grant}, "
-        "dont {amount_received} déjà reçus.",
-    ),
-    (
-        r"no partner (?P<partner>.*) in (?P<code>\S+) \(partners: (?P<known>.*)\)",
-        "{partner} n'est pas un partenaire de {code} (partenaires : {known}).",
-    ),
-    (
-        r"at most (?P<amount>\S+) can still be reversed to (?P<partner>\S+): its share is "
-        r"(?P<amount_share>\S+), (?P<amount_done>\S+) reversed so far",
-        "Au plus {amount} peuvent encore être reversés à {partner} : sa part est de "
-        "{amount_share}, dont {amount_done} déjà reversés.",
-    ),
-    (
-        r"at most (?P<amount>\S+) can be passed on on (?P<day>[\d-]+): .*",
-        "Au plus {amount} peuvent être reversés au {day} : un reversement transmet des fonds "
-        "reçus, et à aucune date les reversements ne dépassent les versements reçus.",
-    ),
-)
-
-
-class ProgrammeForm(FinanceForm):
-    refusals = PROGRAMME_REFUSALS
 
 
 @bp.errorhandler(NotFound)
@@ -116,7 +82,7 @@ def new_receipt(programme_id: int) -> Any:
     """Record a tranche of the grant paid by the funder."""
     session = get_session()
     found = services.get_programme(session, programme_id)
-    form = ProgrammeForm(ReceiptInputSchema(), initial={"received_on": today_in_paris()})
+    form = FinanceForm(ReceiptInputSchema(), initial={"received_on": today_in_paris()})
     if form.submitted and (data := form.load()) is not None:
         try:
             services.record_receipt(session, found.id, **data, recorded_by=current_actor())
@@ -134,7 +100,7 @@ def new_reversal(programme_id: int) -> Any:
     """Record grant money passed on to a partner."""
     session = get_session()
     found = services.get_programme(session, programme_id)
-    form = ProgrammeForm(ReversalInputSchema(), initial={"reversed_on": today_in_paris()})
+    form = FinanceForm(ReversalInputSchema(), initial={"reversed_on": today_in_paris()})
     if form.submitted and (data := form.load()) is not None:
         try:
             services.record_reversal(session, found.id, **data, recorded_by=current_actor())

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import pytest
+from playwright.sync_api import expect
 
 from purchasing.billing import run
 from purchasing.catalog.pricing import Billing
@@ -77,9 +78,9 @@ def test_an_auditor_exports_the_fec_of_the_year(sign_in, books, screenshots):
         "link", name="Comptabilité"
     ).click()
 
-    assert page.get_by_role("heading", name="Comptabilité", exact=True).is_visible()
+    expect(page.get_by_role("heading", name="Comptabilité", exact=True)).to_be_visible()
     years = page.get_by_role("region", name="Exercices")
-    assert years.get_by_role("rowheader", name=str(YEAR)).is_visible()
+    expect(years.get_by_role("rowheader", name=str(YEAR))).to_be_visible()
     assert page.get_by_role("button", name=f"Clôturer {YEAR}").count() == 0  # read-only
     page.screenshot(path=screenshots / "ledger-exports.png", full_page=True)
 
@@ -125,23 +126,23 @@ def test_finance_is_asked_before_closing_a_year_and_may_decline(sign_in, books):
 
     assert questions and questions[0].startswith(f"Clôturer l'exercice {YEAR} ?")
     row = page.get_by_role("row", name=re.compile(rf"^{YEAR}\b"))
-    assert row.get_by_text("Ouvert").is_visible()  # nothing was sent
+    expect(row.get_by_text("Ouvert")).to_be_visible()  # nothing was sent
 
 
 def test_the_trial_balance_and_the_entries_on_screen(sign_in, books, screenshots):
     page = sign_in(books.auditor)
     page.goto(f"/ledger/trial-balance?fiscal_year={YEAR}")
 
-    assert page.get_by_role("heading", name=f"Balance générale · exercice {YEAR}").is_visible()
+    expect(page.get_by_role("heading", name=f"Balance générale · exercice {YEAR}")).to_be_visible()
     treasury = page.get_by_role("row", name=re.compile(r"^515\b"))
     assert "384\u202f440,40\xa0€" in treasury.inner_text()
     page.screenshot(path=screenshots / "ledger-trial-balance.png", full_page=True)
 
     treasury.get_by_role("link", name="515").click()
-    assert page.get_by_role("heading", name="Écritures").is_visible()
+    expect(page.get_by_role("heading", name="Écritures")).to_be_visible()
     page.get_by_role("link", name=re.compile(rf"^EC-{YEAR}-")).first.click()
-    assert page.get_by_role("heading", name=re.compile(rf"^Écriture EC-{YEAR}-")).is_visible()
-    assert page.get_by_role("cell", name="Compte au Trésor").is_visible()
+    expect(page.get_by_role("heading", name=re.compile(rf"^Écriture EC-{YEAR}-"))).to_be_visible()
+    expect(page.get_by_role("cell", name="Compte au Trésor")).to_be_visible()
     page.screenshot(path=screenshots / "ledger-entry.png", full_page=True)
 
     page.goto(f"/ledger/entries?fiscal_year={YEAR}&journal=VE")
@@ -157,12 +158,12 @@ def test_the_activity_report_with_its_chart(sign_in, books, screenshots):
     page.get_by_label("Année").select_option(str(YEAR))
     page.get_by_role("button", name="Afficher").click()
 
-    assert page.get_by_role("heading", name=f"Rapport d'activité {YEAR}").is_visible()
+    expect(page.get_by_role("heading", name=f"Rapport d'activité {YEAR}")).to_be_visible()
     chart = page.get_by_role("img", name=f"Achats et ventes par famille, {YEAR}")
-    assert chart.is_visible()
+    expect(chart).to_be_visible()
     box = chart.bounding_box()
     assert box is not None and box["width"] > 300 and box["height"] > 100
-    assert page.get_by_text("384\u202f440,40\xa0€").first.is_visible()
+    expect(page.get_by_text("384\u202f440,40\xa0€").first).to_be_visible()
     margins = page.get_by_role("table").filter(has_text="Taux de marge")
     assert margins.get_by_role("rowheader").count() >= 2  # the families, also as figures
     page.screenshot(path=screenshots / "ledger-activity.png", full_page=True)
@@ -176,7 +177,9 @@ def test_the_activity_report_with_its_chart(sign_in, books, screenshots):
     page.get_by_role("navigation", name="Pages de la comptabilité").get_by_role(
         "link", name="Marges par famille"
     ).click()
-    assert page.get_by_role("heading", name=f"Marges par famille · exercice {YEAR}").is_visible()
+    expect(
+        page.get_by_role("heading", name=f"Marges par famille · exercice {YEAR}")
+    ).to_be_visible()
     page.screenshot(path=screenshots / "ledger-margins.png", full_page=True)
 
 
@@ -185,14 +188,14 @@ def test_the_audit_trail_is_searched_by_entity(sign_in, books, screenshots):
     page.get_by_role("navigation", name="Menu principal").get_by_role(
         "link", name="Journal d'audit"
     ).click()
-    assert page.get_by_role("heading", name="Journal d'audit").is_visible()
+    expect(page.get_by_role("heading", name="Journal d'audit")).to_be_visible()
 
     page.get_by_label("Objet", exact=True).select_option(label="Écriture comptable")
     page.get_by_role("button", name="Filtrer").click()
 
     rows = page.get_by_role("row").filter(has_text="journal_entry.posted")
     assert rows.count() >= 3
-    assert rows.first.get_by_text("système").is_visible()  # posted by the scheduled job
+    expect(rows.first.get_by_text("système")).to_be_visible()  # posted by the scheduled job
     assert page.get_by_role("row").filter(has_text="user.created").count() == 0
     page.screenshot(path=screenshots / "audit-trail.png", full_page=True)
 
@@ -201,8 +204,8 @@ def test_the_books_on_a_phone(sign_in, books, screenshots):
     page = sign_in(books.auditor, phone=True)
     page.goto("/ledger")
 
-    assert page.get_by_role("heading", name="Comptabilité", exact=True).is_visible()
-    assert page.get_by_role("button", name="Télécharger").is_visible()
+    expect(page.get_by_role("heading", name="Comptabilité", exact=True)).to_be_visible()
+    expect(page.get_by_role("button", name="Télécharger")).to_be_visible()
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390  # tables scroll inside their frame, not the page
     page.screenshot(path=screenshots / "ledger-exports-phone.png", full_page=True)

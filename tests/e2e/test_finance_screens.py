@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from purchasing.billing import run, services
+from purchasing.billing.models import DocumentKind, Invoice
 from purchasing.catalog.pricing import Billing
 from tests.documents import pdf_text
 from tests.factories import make_member, make_order, make_product, make_user
@@ -206,6 +207,20 @@ def test_finance_follows_the_feder_programme(sign_in, ledger, screenshots):
     page.get_by_role("button", name="Enregistrer le versement").click()
     expect(page.locator("#amount-error")).to_contain_text("peuvent encore être reçus")
     expect(page.get_by_label("Référence du versement")).to_have_value("VIR-TROP")
+    page.screenshot(path=screenshots / "finance-feder-receipt-refused.png", full_page=True)
+    page.get_by_role("link", name="Annuler").click()
+    page.get_by_role("link", name="Enregistrer un versement reçu").click()
+    expect(page.get_by_role("heading", name="Versement reçu du financeur")).to_be_visible()
+    page.screenshot(path=screenshots / "finance-feder-receipt.png", full_page=True)
+
+    page.get_by_role("link", name="Annuler").click()
+    page.get_by_role("link", name="Enregistrer un reversement").click()
+    expect(page.get_by_role("heading", name="Reversement à un partenaire")).to_be_visible()
+    page.screenshot(path=screenshots / "finance-feder-reversal.png", full_page=True)
+    page.get_by_role("button", name="Enregistrer le reversement").click()
+    expect(page.locator(".error").first).to_be_visible()
+    expect(page.get_by_text("Missing data")).to_have_count(0)  # refusals read in French
+    page.screenshot(path=screenshots / "finance-feder-reversal-refused.png", full_page=True)
 
 
 def test_a_member_downloads_its_invoice_on_a_laptop_and_a_phone(sign_in, ledger, screenshots):
@@ -229,3 +244,46 @@ def test_a_member_downloads_its_invoice_on_a_laptop_and_a_phone(sign_in, ledger,
     phone.goto("/my-invoices")
     expect(phone.get_by_role("heading", name="Mes factures")).to_be_visible()
     phone.screenshot(path=screenshots / "finance-my-invoices-phone.png", full_page=True)
+
+
+def test_finance_opens_a_draft_invoice_and_its_issue_form(
+    live_server, sign_in, ledger, screenshots
+):
+    with live_server.sessions() as session:
+        member = make_member(session, name="Commune de Moulle", population=1_130)
+        study = make_product(
+            session, name="Audit de cybersécurité", billing=Billing.ONE_OFF, cost="900.00"
+        )
+        # Delivered in June: the billing run of February, in another test, leaves it alone.
+        make_order(
+            session,
+            member=member,
+            lines=[(study, 1)],
+            status="delivered",
+            order_date=date(YEAR, 6, 2),
+            delivered_on=date(YEAR, 6, 10),
+        )
+        ((_engagement, lines),) = run.pending_lines(
+            session, member.id, run.periods.month(YEAR, 6)
+        ).items()
+        draft = Invoice(kind=DocumentKind.INVOICE, series="FA", member_id=member.id)
+        for position, line in enumerate(lines, start=1):
+            line.position = position
+            draft.lines.append(line)
+        session.add(draft)
+        session.commit()
+        draft_id = draft.id
+    try:
+        page = sign_in(ledger.finance)
+
+        page.goto(f"/invoices/{draft_id}")
+        expect(page.get_by_role("heading", name="Émettre le brouillon")).to_be_visible()
+        expect(page.get_by_text("Audit de cybersécurité")).to_be_visible()
+        expect(page.get_by_role("button", name="Émettre la facture")).to_be_visible()
+        page.screenshot(path=screenshots / "finance-draft-invoice.png", full_page=True)
+    finally:
+        # The served database is shared by the browser tests: a draft left holding the
+        # delivery would stand in the way of the journey's billing run.
+        with live_server.sessions() as session:
+            session.delete(session.get(Invoice, draft_id))
+            session.commit()

@@ -9,14 +9,19 @@ import csv
 import io
 import re
 
+from playwright.sync_api import expect
 from pypdf import PdfReader
+from sqlalchemy import select
 
+from purchasing.billing.models import Invoice
 from purchasing.fields import today_in_paris
+from purchasing.formats import euros
 from purchasing.ledger.services import post_pending_events
 from purchasing.ledger.settings import settings_from_config
 from tests.factories import make_member, make_user
 
 MODULE = "MC-MESSAGERIE"
+MODULE_NAME = "Boîte de messagerie professionnelle 50 Go"
 
 
 def _accept_confirmations(page) -> None:
@@ -33,17 +38,30 @@ def test_order_to_invoice_to_fec(live_server, sign_in, screenshots):
         session.commit()
     today = today_in_paris()
 
-    # The commune puts the module in its cart and sends the order.
+    # The commune browses the Mairie Connectée family, puts the module in its cart and
+    # sends the order.
     commune = sign_in(member_user)
-    commune.goto(f"/catalogue/products/{MODULE}")
+    commune.goto("/catalogue")
+    expect(commune.get_by_role("heading", name="Catalogue", exact=True)).to_be_visible()
+    commune.get_by_role("navigation", name="Familles du catalogue").get_by_role(
+        "link", name="Mairie Connectée"
+    ).click()
+    expect(commune.get_by_role("heading", name="Catalogue · Mairie Connectée")).to_be_visible()
+    commune.get_by_role("row").filter(has_text=MODULE).get_by_role("link", name=MODULE_NAME).click()
+    expect(commune.get_by_role("heading", name=MODULE_NAME)).to_be_visible()
     commune.get_by_label(re.compile(r"^Quantité")).fill("2")
     commune.get_by_role("button", name="Ajouter au panier").click()
-    commune.goto("/cart")
+    expect(commune.get_by_role("heading", name="Mon panier")).to_be_visible()
+    expect(commune.get_by_role("row").filter(has_text=MODULE_NAME)).to_be_visible()
     commune.get_by_label("Lieu de livraison ou de mise en service").fill("Mairie de Wissant")
     commune.get_by_role("button", name="Envoyer la commande").click()
+    heading = commune.get_by_role("heading", name=re.compile(r"^Commande CMD-\d{4}-\d{6}$"))
+    expect(heading).to_be_visible()
+    order_number = heading.inner_text().removeprefix("Commande ")
+    order_url = commune.url
+    expect(commune.locator(".badge-submitted")).to_have_text("Envoyée à la centrale")
     commune.goto("/my/orders")
-    order_link = commune.get_by_role("link", name=re.compile(r"^CMD-"))
-    order_number = order_link.first.inner_text().strip()
+    expect(commune.get_by_role("link", name=order_number)).to_be_visible()
     commune.screenshot(path=screenshots / "journey-1-member-orders.png", full_page=True)
 
     # Purchasing approves it, sends the purchase order and commissions the mailboxes.
@@ -51,19 +69,40 @@ def test_order_to_invoice_to_fec(live_server, sign_in, screenshots):
     _accept_confirmations(staff)
     staff.goto("/orders")
     staff.get_by_role("link", name=order_number).click()
+    expect(staff.get_by_role("heading", name=f"Commande {order_number}")).to_be_visible()
+    status = staff.locator(".page-head .badge")
+    expect(status).to_have_text("À approuver")
     staff.get_by_role("button", name="Approuver").click()
+    expect(status).to_have_text("Approuvée")
     staff.get_by_role("button", name="Envoyer aux fournisseurs").click()
+    expect(status).to_have_text("Commandée")
     staff.get_by_role("button", name="Mise en service").click()
-    assert staff.get_by_text(f"Mis en service le {today:%d/%m/%Y}").is_visible()
+    expect(staff.get_by_text(f"Mis en service le {today:%d/%m/%Y}")).to_be_visible()
+    expect(status).to_have_text("Livrée")
     staff.screenshot(path=screenshots / "journey-2-order-commissioned.png", full_page=True)
+    # The commune sees its order delivered: its mailboxes are in service.
+    commune.goto(order_url)
+    expect(commune.locator(".badge-delivered")).to_have_text("Livrée")
 
-    # Finance runs the billing of the month and waits for its end.
+    # Finance runs the billing of the month and waits for the run's status to say so.
     finance = sign_in(accountant)
     finance.goto("/billing-runs")
     finance.get_by_label("Mois facturé").fill(f"{today:%Y-%m}")
     finance.get_by_role("button", name="Lancer la facturation").click()
-    finance.get_by_text("Terminée").first.wait_for(timeout=60_000)
-    invoice_number = finance.get_by_role("link", name=re.compile(r"^FA-")).first.inner_text()
+    expect(finance.locator(".page-head .badge")).to_have_text("Terminée", timeout=60_000)
+    with live_server.sessions() as session:
+        invoices = session.scalars(
+            select(Invoice).where(Invoice.member_id == member.id, Invoice.series == "FA")
+        ).all()
+        assert len(invoices) == 1, [i.number for i in invoices]
+        issued = invoices[0]
+        assert issued.total_gross == issued.total_net + issued.total_vat > 0
+        assert [(line.quantity, line.service_start) for line in issued.lines] == [(2, today)]
+    invoice_number = issued.number
+    row = finance.get_by_role("row").filter(has_text="Commune de Wissant")
+    expect(row).to_have_count(1)
+    expect(row.get_by_role("link", name=re.compile(r"^FA-"))).to_have_text(invoice_number)
+    expect(row).to_contain_text(euros(issued.total_gross))
     finance.screenshot(path=screenshots / "journey-3-billing-run.png", full_page=True)
 
     # The commune downloads its invoice: the PDF names it, the module and its own number.

@@ -170,7 +170,11 @@ def test_purchasing_records_a_supplier_invoice_and_decides_its_mismatch(desk, si
     page.get_by_role("button", name="Enregistrer la facture").click()
 
     expect(page.get_by_role("heading", name="Facture VN-2026-0011")).to_be_visible()
-    expect(page.get_by_text("unit cost 660.00 differs from the ordered 640.00")).to_be_visible()
+    # The mismatch reason, in French with French amounts.
+    expect(
+        page.get_by_text("Coût unitaire 660,00\u00a0€ différent de celui commandé (640,00\u00a0€).")
+    ).to_be_visible()
+    expect(page.get_by_text("differs from")).to_have_count(0)
     page.screenshot(path=screenshots / "purchasing-supplier-invoice.png", full_page=True)
 
     page.get_by_label("Motif de la décision").fill("Hausse du prix notifiée par avenant n° 2")
@@ -181,3 +185,29 @@ def test_purchasing_records_a_supplier_invoice_and_decides_its_mismatch(desk, si
     expect(page.get_by_role("heading", name="Factures fournisseurs")).to_be_visible()
     expect(page.get_by_role("link", name="VN-2026-0007")).to_be_visible()
     page.screenshot(path=screenshots / "purchasing-supplier-invoices.png", full_page=True)
+
+
+def test_purchasing_creates_a_member_activates_its_adhesion_and_reads_its_subscriptions(
+    desk, live_server, sign_in, screenshots
+):
+    with live_server.sessions() as session:
+        applicant = make_member(session, name="Commune d'Audinghen", adhesion_status="requested")
+        session.commit()
+        applicant_id = applicant.id
+    page = sign_in(desk.staff)
+
+    page.goto("/members/new")
+    expect(page.get_by_role("heading", name="Nouveau membre")).to_be_visible()
+    page.screenshot(path=screenshots / "purchasing-member-new.png", full_page=True)
+    page.get_by_role("button", name="Enregistrer").click()
+    expect(page.locator(".error").first).to_be_visible()
+    expect(page.get_by_text("Missing data")).to_have_count(0)  # refusals read in French
+    page.screenshot(path=screenshots / "purchasing-member-new-refused.png", full_page=True)
+
+    page.goto(f"/members/{applicant_id}/adhesion/activate")
+    expect(page.get_by_role("heading", name="Activer l'adhésion")).to_be_visible()
+    page.screenshot(path=screenshots / "purchasing-adhesion-activate.png", full_page=True)
+
+    page.goto(f"/members/{desk.member_id}/subscriptions")
+    expect(page.get_by_role("heading", name=f"Abonnements de {desk.member_name}")).to_be_visible()
+    page.screenshot(path=screenshots / "purchasing-member-subscriptions.png", full_page=True)

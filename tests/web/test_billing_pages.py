@@ -23,10 +23,10 @@ from purchasing.billing.models import (
     Payment,
     PaymentStatus,
 )
-from purchasing.billing.pages import in_french
 from purchasing.catalog.pricing import Billing
 from purchasing.fields import today_in_paris
 from purchasing.members.models import MemberKind
+from purchasing.messages_fr import french_message
 from tests.documents import pdf_text
 from tests.factories import make_member, make_order, make_product, make_user
 from tests.factories.billing import billing_settings, make_issued_invoice
@@ -465,6 +465,30 @@ def test_receivables_by_age_on_a_day(finance, session, member, invoice):
     assert "Aucune créance à cette date." in before.text
 
 
+def test_receivables_paginate_and_keep_the_totals_over_every_item(
+    finance, session, member, invoice
+):
+    late = make_issued_invoice(
+        session,
+        member=make_member(session, name="Commune d'Audresselles"),
+        issue_date=date(2026, 6, 15),
+        price="50.00",
+        quantity=1,
+    )
+
+    first = finance.get("/receivables?as_of=2026-07-31&per_page=1")
+    second = finance.get("/receivables?as_of=2026-07-31&per_page=1&page=2")
+
+    assert first.status_code == second.status_code == 200
+    shown = [(invoice.number in p.text, late.number in p.text) for p in (first, second)]
+    assert sorted(shown) == [(False, True), (True, False)]  # one item per page, none twice
+    for page in (first, second):
+        assert "2 résultats · page" in page.text
+        assert fr("348.00") in page.text  # the total of both, on each page
+        assert "Total (2 factures)" in page.text
+    assert 'rel="next"' in first.text and 'rel="prev"' in second.text
+
+
 def test_a_bad_receivables_date_is_named_and_today_shown(finance, invoice):
     page = finance.get("/receivables?as_of=31-07-2026")
     assert page.status_code == 200
@@ -576,8 +600,8 @@ def test_a_failed_billing_run_says_why_and_how_to_finish_it(finance, session):
             "at most 12.50 can still be credited on line 2",
             f"Au plus {formats.euros(D('12.50'))} HT peuvent encore être crédités sur la ligne 2.",
         ),
-        ("something new", "something new"),
+        ("something new", "Opération refusée : vérifiez les données et réessayez."),
     ],
 )
 def test_service_refusals_read_in_french(message, french):
-    assert in_french(message) == french
+    assert french_message(message) == french

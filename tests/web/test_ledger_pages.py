@@ -113,7 +113,7 @@ class TestExportsPage:
         page = pages_as("auditor").get("/ledger")
         assert "Clôturer 2026" not in page.text
 
-    def test_finance_closes_a_year_after_confirming(self, pages_as, session):
+    def test_finance_closes_a_year_after_confirming(self, pages_as, session, years_over):
         finance = pages_as("finance")
         services.open_fiscal_year(session, 2030, actor=None)
         page = finance.get("/ledger")
@@ -134,7 +134,7 @@ class TestExportsPage:
             )
         ).one()
 
-    def test_a_refused_closing_says_why_and_changes_nothing(self, pages_as, session):
+    def test_a_refused_closing_says_why_and_changes_nothing(self, pages_as, session, years_over):
         services.open_fiscal_year(session, 2030, actor=None)
         services.open_fiscal_year(session, 2031, actor=None)
 
@@ -146,10 +146,10 @@ class TestExportsPage:
         session.expire_all()
         assert session.get(FiscalYear, 2031).status is FiscalYearStatus.OPEN
 
-    def test_closing_an_unknown_year_answers_404(self, pages_as):
+    def test_closing_an_unknown_year_answers_404(self, pages_as, years_over):
         assert pages_as("finance").post("/ledger/fiscal-years/2044/close").status_code == 404
 
-    def test_only_finance_and_admins_may_close_a_year(self, pages_as, session):
+    def test_only_finance_and_admins_may_close_a_year(self, pages_as, session, years_over):
         services.open_fiscal_year(session, 2030, actor=None)
         assert pages_as("auditor").post("/ledger/fiscal-years/2030/close").status_code == 403
         session.expire_all()
@@ -321,6 +321,17 @@ class TestTrialBalancePage:
         )
         assert "du 01/01/2026 au 31/05/2026" in page.text
         assert ">4111<" in page.text and ">515<" not in page.text
+
+    def test_a_range_across_a_year_end_is_refused_next_to_its_end(self, pages_as, posted):
+        page = pages_as("auditor").get(
+            "/ledger/trial-balance?date_from=2026-12-01&date_to=2027-01-31"
+        )
+        assert page.status_code == 422
+        assert (
+            'id="date_to-error">Une période reste dans un exercice '
+            "(du 1er janvier au 31 décembre) : exportez chaque exercice." in page.text
+        )
+        assert "<tfoot>" not in page.text
 
     def test_a_bad_range_is_named_and_nothing_is_summed(self, pages_as, posted):
         page = pages_as("auditor").get(

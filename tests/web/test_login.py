@@ -36,6 +36,18 @@ def test_wrong_password_is_refused_with_a_message_next_to_the_field(client, sess
     assert client.get("/").status_code == 302
 
 
+def test_an_empty_or_malformed_sign_in_is_refused_in_french(client, session):
+    empty = _login(client, "", "")
+    malformed = _login(client, "pas-une-adresse", "x")
+
+    assert empty.status_code == malformed.status_code == 422
+    assert empty.text.count("Ce champ est obligatoire.") == 2
+    assert "Saisissez une adresse e-mail valide." in malformed.text
+    for answer in (empty, malformed):
+        assert "This field is required" not in answer.text
+        assert "Invalid email address" not in answer.text
+
+
 def test_login_without_csrf_token_is_refused(client, session):
     make_user(session, role="finance", email="compta@example.org")
     response = client.post("/login", data={"email": "compta@example.org", "password": PASSWORD})

@@ -133,7 +133,7 @@ def test_a_refused_edit_names_the_field_keeps_the_typing_and_changes_nothing(pag
     answer = pages_as("purchasing").post(f"/members/{member.id}/edit", values)
 
     assert answer.status_code == 422
-    assert '<p class="error" id="siret-error">invalid SIRET (checksum)</p>' in answer.text
+    assert '<p class="error" id="siret-error">SIRET invalide (clé de contrôle).</p>' in answer.text
     assert 'value="Commune de Wimille-Plage"' in answer.text
     session.expire_all()
     assert session.get(Member, member.id).name == "Commune de Wimille"
@@ -188,8 +188,13 @@ def test_a_refused_activation_names_each_missing_value_and_changes_nothing(pages
     refused = pages_as("purchasing").post(f"/members/{member.id}/adhesion/activate", activation)
 
     assert refused.status_code == 422
-    assert 'id="deliberation_reference-error">required to activate an adhesion' in refused.text
-    assert 'id="start_date-error">before the deliberation approving the adhesion' in refused.text
+    assert (
+        'id="deliberation_reference-error">Obligatoire pour activer une adhésion.' in refused.text
+    )
+    assert (
+        'id="start_date-error">Antérieure à la délibération approuvant l&#39;adhésion'
+        in refused.text
+    )
     assert 'value="CONV-9"' in refused.text
     assert _adhesion(session, member).status is AdhesionStatus.REQUESTED
 
@@ -200,7 +205,7 @@ def test_a_second_request_while_one_is_live_is_refused_above_the_form(pages_as, 
         f"/members/{member.id}/adhesion/request", {"requested_on": "2026-01-05"}
     )
     assert refused.status_code == 422
-    assert "the member already has an adhesion active" in refused.text
+    assert "Le membre a déjà une adhésion « active »." in refused.text
     assert len(session.get(Member, member.id).adhesions) == 1
 
 
@@ -239,7 +244,7 @@ def test_a_withdrawal_before_the_start_is_refused_next_to_the_end_date(pages_as,
     refused = staff.post(f"/members/{member.id}/adhesion/withdraw", {"end_date": "2020-01-01"})
 
     assert refused.status_code == 422
-    assert 'id="end_date-error">before the start of the adhesion' in refused.text
+    assert 'id="end_date-error">Antérieure au début de l&#39;adhésion' in refused.text
     assert 'value="2020-01-01"' in refused.text
     assert _adhesion(session, member).status is AdhesionStatus.ACTIVE
 

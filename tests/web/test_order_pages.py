@@ -104,9 +104,9 @@ class TestCart:
     @pytest.mark.parametrize(
         ("typed", "message"),
         [
-            ("0", "must be from 0.001 to 999999999"),
+            ("0", "Saisissez une quantité supérieure à 0."),
             ("deux", "Saisissez un nombre."),
-            ("1,2345", "at most 3 decimal places"),
+            ("1,2345", "Au plus 3 décimales."),
             ("", "Ce champ est obligatoire."),
         ],
     )
@@ -212,7 +212,8 @@ class TestOrderForm:
 
         assert answer.status_code == 422
         assert 'id="engagement_number-error"' in answer.text
-        assert "needs its engagement number" in answer.text
+        assert "indique son numéro d&#39;engagement sur les factures Chorus Pro" in answer.text
+        assert "needs its engagement number" not in answer.text
         assert 'value="École Jules-Ferry"' in answer.text  # what was typed is kept
         assert _orders_of(session, member) == []  # no draft left behind
         assert "Boîte de messagerie" in browser.get("/cart").text  # the cart is kept
@@ -226,7 +227,8 @@ class TestOrderForm:
 
         assert answer.status_code == 422
         assert "pas pu être passée" in answer.text
-        assert "only an active member can order" in answer.text
+        assert "Seul un membre actif peut commander" in answer.text
+        assert "only an active member" not in answer.text
         assert _orders_of(session, member) == []
 
     def test_a_line_of_a_domain_not_joined_is_refused_on_its_line(
@@ -256,7 +258,7 @@ class TestOrderForm:
         answer = browser.post("/cart/order", {"intent": "submit"})
 
         assert answer.status_code == 422
-        assert 'id="q-1-error"' in answer.text and "no longer offered" in answer.text
+        assert 'id="q-1-error"' in answer.text and "n&#39;est plus proposé." in answer.text
         assert _orders_of(session, member) == []
 
     def test_an_empty_cart_orders_nothing(self, pages_as, session, products):
@@ -323,6 +325,17 @@ class TestMyOrders:
         assert browser.post(f"/my/orders/{theirs.id}/submit").status_code == 404
         assert theirs.status is OrderStatus.DRAFT
 
+    def test_an_unknown_order_says_so_in_french_never_in_the_services_english(
+        self, pages_as, session
+    ):
+        browser = pages_as("member", member=make_member(session))
+
+        answer = browser.get("/my/orders/999")
+
+        assert answer.status_code == 404
+        assert "Cette page n&#39;existe pas, ou vous n&#39;y avez pas accès." in answer.text
+        assert "no order with id" not in answer.text
+
     def test_quote_pdf_of_a_submitted_order(self, pages_as, session, products):
         member = make_member(session)
         order = make_order(session, member=member, lines=[products["camera"]], status="submitted")
@@ -370,7 +383,7 @@ class TestMyOrders:
         )
 
         assert answer.status_code == 422
-        assert "ask its purchasing staff to cancel it" in answer.text
+        assert "demandez à ses acheteurs de l&#39;annuler" in answer.text
         session.refresh(order)
         assert order.status is OrderStatus.APPROVED
 

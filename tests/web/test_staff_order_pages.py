@@ -175,7 +175,8 @@ def test_a_refused_approval_is_said_and_changes_nothing(pages_as, session, study
     answer = staff.post(f"/orders/{order.id}/approve", follow_redirects=True)
 
     assert "Opération refusée" in answer.text
-    assert "suspended" in answer.text
+    assert "Seul un membre actif peut commander" in answer.text
+    assert "est suspendue." in answer.text and "suspended" not in answer.text
     assert _refresh(session, order).status is OrderStatus.SUBMITTED
     assert session.query(PurchaseOrder).filter_by(order_id=order.id).count() == 0
 
@@ -227,7 +228,11 @@ def test_a_sent_order_can_no_longer_be_cancelled(pages_as, session, study):
     refused = staff.post(f"/orders/{order.id}/cancel", {"reason": "Trop tard"})
 
     assert refused.status_code == 422
-    assert "cannot go from" in refused.text  # the lifecycle's refusal, above the form
+    # The lifecycle's refusal, above the form, in French.
+    assert "Impossible de faire passer la commande de « commandée » à « annulée »." in (
+        refused.text
+    )
+    assert "cannot go from" not in refused.text
     assert 'value="Trop tard"' in refused.text or ">Trop tard</textarea>" in refused.text
     assert _refresh(session, order).status is OrderStatus.ORDERED
 
@@ -272,7 +277,9 @@ def test_a_refused_delivery_keeps_what_was_typed_and_changes_nothing(pages_as, s
     )
 
     assert refused.status_code == 422
-    assert re.search(r'<p class="error" id="quantity-error">only 2 left to deliver', refused.text)
+    assert re.search(
+        r'<p class="error" id="quantity-error">Il ne reste que 2 à livrer', refused.text
+    )
     assert 'value="5"' in refused.text
     unchanged = _refresh(session, order)
     assert unchanged.lines[0].delivered_quantity == 0
@@ -311,7 +318,7 @@ def test_a_commissioning_in_the_future_is_refused_next_to_the_date(pages_as, ses
     )
 
     assert refused.status_code == 422
-    assert 'id="commissioned_on-error">may not be in the future' in refused.text
+    assert 'id="commissioned_on-error">Ne peut pas être dans le futur.' in refused.text
     assert f'value="{tomorrow}"' in refused.text
     assert session.query(Subscription).filter_by(order_line_id=line.id).count() == 0
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from purchasing.catalog.pricing import Billing
-from purchasing.formats import euros
+from purchasing.formats import euros, unit_price
 from purchasing.orders.models import SupplierInvoice, SupplierInvoiceStatus
 from tests.factories import invoice_in_full, make_member, make_order, make_product, make_supplier
 
@@ -153,7 +153,8 @@ def test_an_invoice_that_does_not_add_up_is_refused_next_to_its_total(pages_as, 
     )
 
     assert refused.status_code == 422
-    assert 'id="total_excl_vat-error">the lines add up to 200.00' in refused.text
+    total = euros(Decimal("200.00"))
+    assert f'id="total_excl_vat-error">Les lignes totalisent {total}.' in refused.text
     assert 'value="F-2026-0042"' in refused.text
     assert 'value="210,00"' in refused.text
     assert _invoices(session) == []
@@ -180,7 +181,7 @@ def test_an_invoice_billing_no_line_is_refused(pages_as, session, sent):
     refused = pages_as("purchasing").post(f"/purchase-orders/{sent.id}/supplier-invoices/new", form)
 
     assert refused.status_code == 422
-    assert 'id="lines-error">at least one line' in refused.text
+    assert 'id="lines-error">Au moins une ligne.' in refused.text
     assert _invoices(session) == []
 
 
@@ -207,7 +208,7 @@ def test_a_recurring_row_needs_its_period(pages_as, session, supplier):
     refused = staff.post(f"/purchase-orders/{purchase_order.id}/supplier-invoices/new", form)
 
     assert refused.status_code == 422
-    assert f'id="{box}period_start-error">required: ' in refused.text
+    assert f'id="{box}period_start-error">Obligatoire : ' in refused.text
     assert _invoices(session) == []
 
     form |= {f"{box}period_start": "2026-02-01", f"{box}period_end": "2026-02-28"}
@@ -243,7 +244,12 @@ def test_a_mismatch_is_shown_line_by_line(pages_as, session, flagged):
 
     assert page.status_code == 200
     assert "Écart à traiter" in page.text
-    assert "unit cost 110.00 differs from the ordered 100.00" in page.text
+    # The stored reason, shown in French with French amounts.
+    assert (
+        f"Coût unitaire {unit_price(Decimal('110.00'))} différent de celui commandé "
+        f"({unit_price(Decimal('100.00'))})." in page.text
+    )
+    assert "differs from" not in page.text
     assert '<td class="num differs">' + euros(Decimal("110.00")) in page.text
     assert euros(Decimal("264.00")) in page.text
     assert "Accepter l'écart" in page.text and "Rejeter la facture" in page.text
@@ -278,7 +284,8 @@ def test_rejecting_a_mismatch_keeps_it_out_of_the_books(pages_as, session, flagg
     assert "Jamais en comptabilité" in page.text
     again = staff.post(f"/supplier-invoices/{flagged.id}/accept", {"reason": "Finalement"})
     assert again.status_code == 422
-    assert "cannot go from" in again.text
+    assert "Impossible de faire passer la facture fournisseur de « rejetée »" in again.text
+    assert "cannot go from" not in again.text
     assert _invoices(session)[0].status is SupplierInvoiceStatus.REJECTED
 
 
