@@ -2,11 +2,14 @@
 
     .venv/bin/python bench/api_load.py                     # 15 s per scenario
     .venv/bin/python bench/api_load.py --seconds 30 --workers 5 --connections 32
+    .venv/bin/python bench/api_load.py --worker-class sync --workers 5
 
 Needs ``wrk`` (Debian: ``apt-get install -y wrk``); without it the benchmark says so and
 is skipped. Builds ``bench_api`` on the PostgreSQL server of ``BENCH_POSTGRES_URL`` (the
 shipped catalogue, the demo members, one member agent with an API token per member),
-serves it with gunicorn (``--workers`` sync workers on 127.0.0.1) and runs, each for
+serves it with gunicorn on 127.0.0.1 (``--workers`` gthread workers of ``--threads``
+threads by default, which keep wrk's connections alive; ``--worker-class sync`` closes
+each after one answer; settings of ``gunicorn.conf.py``) and runs, each for
 ``--seconds``:
 
 - catalogue reads: ``GET /api/v1/catalog/products`` (a page of 20 priced products), by member
@@ -102,7 +105,9 @@ def build(url: str) -> tuple[list[str], list[str]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=15)
-    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
+    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1))
+    parser.add_argument("--worker-class", choices=("gthread", "sync"), default="gthread")
+    parser.add_argument("--threads", type=int, default=4, help="per gthread worker")
     parser.add_argument("--connections", type=int, default=16)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -118,13 +123,15 @@ def main() -> int:
     try:
         readers, orderers = build(url)
         port = _free_port()
+        threads = f" x {args.threads} threads" if args.worker_class == "gthread" else ""
         print(
-            f"API load: gunicorn with {args.workers} sync workers on 127.0.0.1:{port}, "
+            f"API load: gunicorn with {args.workers} {args.worker_class} workers{threads} "
+            f"on 127.0.0.1:{port}, "
             f"PostgreSQL, wrk with {args.connections} connections, {args.seconds} s per "
             f"scenario, {len(readers)} member agents ({len(orderers)} ordering); "
             f"{os.cpu_count()} CPU(s)"
         )
-        with _gunicorn(url, port, args.workers):
+        with _gunicorn(url, port, args.workers, args.worker_class, args.threads):
             for name, (method, path, status, target_rate, target_p99) in SCENARIOS.items():
                 tokens = orderers if method == "POST" else readers
                 figures = _wrk(port, method, path, tokens, args)
@@ -137,8 +144,11 @@ def main() -> int:
 
 
 class _gunicorn:
-    def __init__(self, url: str, port: int, workers: int) -> None:
+    def __init__(
+        self, url: str, port: int, workers: int, worker_class: str = "sync", threads: int = 1
+    ) -> None:
         self.url, self.port, self.workers = url, port, workers
+        self.worker_class, self.threads = worker_class, threads
 
     def __enter__(self) -> _gunicorn:
         env = {
@@ -151,8 +161,13 @@ class _gunicorn:
         self.process = subprocess.Popen(
             [
                 str(Path(sys.executable).with_name("gunicorn")),
+                "--config",
+                str(support.ROOT / "gunicorn.conf.py"),
+                "--worker-class",
+                self.worker_class,
                 "--workers",
                 str(self.workers),
+                *(["--threads", str(self.threads)] if self.worker_class == "gthread" else []),
                 "--bind",
                 f"127.0.0.1:{self.port}",
                 # The application is loaded once, before the workers are forked.
@@ -244,7 +259,8 @@ def _parse_wrk(out: str) -> dict[str, float]:
 def _report(name: str, figures: dict, status: int, target_rate: float, target_p99: float):
     print(
         f"  {name}: {figures['rate']:,.0f} requests/s ({figures['requests']:,} in all), "
-        f"latency p50 {figures['p50']:.1f} ms, p99 {figures['p99']:.1f} ms"
+        f"latency p50 {figures['p50']:.1f} ms, p99 {figures['p99']:.1f} ms, "
+        f"{figures['unexpected']} unexpected answer(s), {figures['socket_errors']} socket error(s)"
     )
     checks = {
         f"at least {target_rate:,.0f} requests/s": figures["rate"] >= target_rate,

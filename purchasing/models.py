@@ -4,6 +4,7 @@ import purchasing.audit.models
 import purchasing.auth.models
 import purchasing.billing.models
 import purchasing.catalog.models
+import purchasing.catalog.versions
 import purchasing.events
 import purchasing.ledger.models
 import purchasing.members.models

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
 from purchasing.audit.services import record_change, snapshot
@@ -249,7 +249,17 @@ def user_for_token(session: Session, secret: str) -> User | None:
     """The active user holding this bearer token, if it is valid and not revoked."""
     if not secret.startswith(TOKEN_PREFIX):
         return None
-    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(secret)))
-    if token is None or token.revoked_at is not None or not token.user.active:
-        return None
-    return token.user
+    return session.scalar(_USER_FOR_TOKEN, {"token_hash": hash_token(secret)})
+
+
+#: One query on the unique hash, run on every API call, so a revocation or a deactivation
+#: takes effect at once; built once, as every call runs it.
+_USER_FOR_TOKEN = (
+    select(User)
+    .join(ApiToken, ApiToken.user_id == User.id)
+    .where(
+        ApiToken.token_hash == bindparam("token_hash"),
+        ApiToken.revoked_at.is_(None),
+        User.active.is_(True),
+    )
+)

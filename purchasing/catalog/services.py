@@ -12,6 +12,7 @@ deliberation that set it: prices keyed in before the vote are recorded as drafts
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -39,6 +40,7 @@ from purchasing.catalog.pricing import (
     Validity,
     price_problems,
 )
+from purchasing.catalog.versions import catalog_version as catalog_version
 from purchasing.errors import Conflict, NotFound, ValidationFailed
 from purchasing.unit_of_work import transaction
 
@@ -259,6 +261,35 @@ def price_on(session: Session, product_id: int, on: date) -> PriceQuote:
     if version is None:
         raise NoPriceInForce(product.sku, on)
     return _quote(product, version)
+
+
+def products_by_sku(session: Session, skus: Iterable[str]) -> dict[str, Product]:
+    """The products with these SKUs (unknown ones are left out), read in one query with
+    what ordering them needs: family and accounts (their quote), lot and market."""
+    query = (
+        select(Product)
+        .where(Product.sku.in_(set(skus)))
+        .options(
+            joinedload(Product.family).joinedload(ProductFamily.sales_account),
+            joinedload(Product.family).joinedload(ProductFamily.purchase_account),
+            joinedload(Product.sales_account),
+            joinedload(Product.purchase_account),
+            joinedload(Product.lot).joinedload(MarketLot.market),
+        )
+    )
+    return {product.sku: product for product in session.scalars(query).unique()}
+
+
+def quotes_on(session: Session, products: Iterable[Product], on: date) -> dict[int, PriceQuote]:
+    """:func:`price_on` of several products in one query, by product id; a product with no
+    active version covering ``on`` is left out (``price_on`` would raise ``NoPriceInForce``)."""
+    by_id = {product.id: product for product in products}
+    if not by_id:
+        return {}
+    versions = session.scalars(
+        select(PriceVersion).where(PriceVersion.product_id.in_(by_id), _in_force_on(on))
+    )
+    return {version.product_id: _quote(by_id[version.product_id], version) for version in versions}
 
 
 def _quote(product: Product, version: PriceVersion) -> PriceQuote:

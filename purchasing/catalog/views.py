@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, jsonify
+from flask import Response, current_app, jsonify
 from marshmallow import RAISE, Schema
 
 from purchasing.api import Blueprint as ApiBlueprint
 from purchasing.auth.access import allow, allow_any_user, current_actor
 from purchasing.auth.roles import STAFF_ROLES, Role
 from purchasing.catalog import services
+from purchasing.catalog.page_cache import page_cache
 from purchasing.catalog.schemas import (
     AccountSchema,
     FamilySchema,
@@ -47,9 +48,12 @@ STAFF = tuple(sorted(STAFF_ROLES))
 MEMBER_VIEW = "Member users receive it without supplier costs, margin rates, notes and accounts."
 
 
+def _is_staff() -> bool:
+    return current_actor().role in STAFF_ROLES
+
+
 def _dump_for_caller(data: Any, *, member: Schema, staff: Schema) -> Response:
-    schema = staff if current_actor().role in STAFF_ROLES else member
-    return jsonify(schema.dump(data))
+    return jsonify((staff if _is_staff() else member).dump(data))
 
 
 @api_bp.route("/families", methods=["GET"])
@@ -63,14 +67,27 @@ def list_families() -> Any:
     )
 
 
+#: Built once: building a schema (and its nested ones) costs more than a dump.
+_PAGE_SCHEMAS = {"member": ProductPageSchema(), "staff": StaffProductPageSchema()}
+
+
 @api_bp.route("/products", methods=["GET"])
-@api_bp.arguments(ProductQuerySchema, location="query", unknown=RAISE)
+# An instance, not the class: webargs would build a schema for every request.
+@api_bp.arguments(ProductQuerySchema(), location="query", unknown=RAISE)
 @api_bp.response(200, StaffProductPageSchema, description=MEMBER_VIEW)
 @allow_any_user
 def list_products(query: dict) -> Any:
     """Active products, each with its price in force on a date (default today)."""
-    page = services.search_products(get_session(), **query)
-    return _dump_for_caller(page, member=ProductPageSchema(), staff=StaffProductPageSchema())
+    session = get_session()
+    # Answers are kept per catalogue version, audience and parsed query ("today" resolved).
+    cache = page_cache(current_app, "catalog.products")
+    key = cache.key(services.catalog_version(session), "staff" if _is_staff() else "member", query)
+
+    def build() -> Response:
+        page = services.search_products(session, **query)
+        return _dump_for_caller(page, member=_PAGE_SCHEMAS["member"], staff=_PAGE_SCHEMAS["staff"])
+
+    return cache.response(current_app, key, build)
 
 
 @api_bp.route("/products/<sku>", methods=["GET"])

@@ -35,11 +35,17 @@ from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from purchasing.audit.services import record_change, snapshot
 from purchasing.auth.roles import Actor, Role, member_scope, visible_to
 from purchasing.catalog.models import Product, Supplier
-from purchasing.catalog.services import NoPriceInForce, price_on
+from purchasing.catalog.services import (
+    NoPriceInForce,
+    PriceQuote,
+    products_by_sku,
+    quotes_on,
+)
 from purchasing.db import utcnow
 from purchasing.errors import Conflict, NotFound, ValidationFailed
 from purchasing.events import publish
@@ -207,29 +213,52 @@ def create_order(
         raise ValidationFailed("may not be in the future", field="order_date")
 
     with transaction(session):
-        if session.get(Member, member_id) is None:
+        # Held for the whole use case (the session only keeps weak references): each line
+        # checks its domains, and the answer shows its name, without reading it again.
+        member = session.get(Member, member_id, options=[joinedload(Member.service_domains)])
+        if member is None:
             raise ValidationFailed(f"no member with id {member_id}", field="member_id")
-        year = order_date.year
+        lines = list(lines)
+        # Every line's product and price, in two queries rather than a few per line.
+        products = products_by_sku(session, (line.sku for line in lines))
+        quotes = quotes_on(session, products.values(), order_date)
         order = Order(
-            reference=format_number(ORDER_SERIES, year, next_number(session, ORDER_SERIES, year)),
             member_id=member_id,
+            member=member,
             order_date=order_date,
             status=OrderStatus.DRAFT,
             engagement_number=engagement_number,
             note=(note or "").strip(),
             created_by_id=actor_id(actor),
+            # A new order has no line yet, nor any purchase order: known without asking.
+            lines=[],
+            purchase_orders=[],
         )
         session.add(order)
-        session.flush()
+        placed = []
+        with session.no_autoflush:  # the order is written once complete, numbered
+            for index, line in enumerate(lines):
+                try:
+                    product = products.get(line.sku)
+                    quote = quotes.get(product.id) if product is not None else None
+                    placed.append(_place_line(session, order, line, product, quote))
+                except ValidationFailed as exc:
+                    raise ValidationFailed(
+                        f"line {index + 1}: {exc.message}",
+                        errors={
+                            f"lines[{index}].{field}": msgs for field, msgs in exc.errors.items()
+                        },
+                    ) from None
+            # The number last: its counter row stays locked until the commit, so the less
+            # work after it, the more orders the centre can take at once.
+            year = order_date.year
+            order.reference = format_number(
+                ORDER_SERIES, year, next_number(session, ORDER_SERIES, year)
+            )
+        session.flush()  # the order and its lines
         _record(session, actor, "order.created", order, after=snapshot(order))
-        for index, line in enumerate(lines):
-            try:
-                _add_line(session, order, line, actor=actor)
-            except ValidationFailed as exc:
-                raise ValidationFailed(
-                    f"line {index + 1}: {exc.message}",
-                    errors={f"lines[{index}].{field}": msgs for field, msgs in exc.errors.items()},
-                ) from None
+        for line in placed:
+            _record_new_line(session, line, actor=actor)
         if submit:
             _submit(session, order, actor=actor)
     return order
@@ -281,6 +310,23 @@ def _add_line(session: Session, order: Order, data: LineInput, *, actor: Actor |
     product = session.scalar(
         select(Product).where(Product.sku == data.sku).options(joinedload(Product.family))
     )
+    quote = quotes_on(session, [product], order.order_date).get(product.id) if product else None
+    line = _place_line(session, order, data, product, quote)
+    session.flush()
+    _record_new_line(session, line, actor=actor)
+    return line
+
+
+def _place_line(
+    session: Session,
+    order: Order,
+    data: LineInput,
+    product: Product | None,
+    quote: PriceQuote | None,
+) -> OrderLine:
+    """Add ``data`` to the draft at ``quote`` (the product's prices on the order date, None
+    if none is in force), once the product passes every rule of a new line."""
+    order.ensure_editable()
     if product is None:
         raise ValidationFailed(f"no product {data.sku!r}", field="sku")
     if not product.active:
@@ -289,10 +335,8 @@ def _add_line(session: Session, order: Order, data: LineInput, *, actor: Actor |
         session, order.member_id, product.family.service_domain, order.order_date, field="sku"
     )
     markets.ensure_product_in_market(product, order.order_date, field="sku")
-    try:
-        quote = price_on(session, product.id, order.order_date)
-    except NoPriceInForce as exc:
-        raise ValidationFailed(exc.message, field="sku") from None
+    if quote is None:
+        raise ValidationFailed(NoPriceInForce(product.sku, order.order_date).message, field="sku")
     line = OrderLine.priced(
         product,
         quote,
@@ -303,7 +347,14 @@ def _add_line(session: Session, order: Order, data: LineInput, *, actor: Actor |
     )
     line.ensure_amounts_fit()
     order.lines.append(line)
-    session.flush()
+    return line
+
+
+def _record_new_line(session: Session, line: OrderLine, *, actor: Actor | None) -> None:
+    """Audit a line just flushed; a new line has no delivery nor subscription yet, which
+    the session is told so that showing the line reads nothing more."""
+    set_committed_value(line, "deliveries", [])
+    set_committed_value(line, "subscription", None)
     record_change(
         session,
         actor=actor,
@@ -312,7 +363,6 @@ def _add_line(session: Session, order: Order, data: LineInput, *, actor: Actor |
         entity_id=line.id,
         after=snapshot(line),
     )
-    return line
 
 
 def update_order_line(

@@ -6,9 +6,9 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from purchasing.catalog.models import PriceVersion
+from purchasing.catalog.models import PriceVersion, Product
 from purchasing.catalog.services import price_on
 from tests.factories import make_family, make_product, make_supplier
 
@@ -106,6 +106,35 @@ def test_staff_list_products_with_costs(api_as, camera):
 def test_a_product_without_a_price_on_the_date_is_listed_with_a_null_price(api_as, camera):
     response = api_as("member").get("/catalog/products?on=2026-01-01")
     assert response.json["items"][0]["price"] is None
+
+
+def test_a_catalogue_page_read_again_follows_every_catalogue_write(api_as, session, camera):
+    member = api_as("member")
+    first = member.get("/catalog/products?on=2026-06-01")
+    assert first.json["items"][0]["price"] is None
+    assert member.get("/catalog/products?on=2026-06-01").data == first.data  # kept
+    added = api_as("purchasing").post(
+        "/catalog/products/VID-CAM-DOME/prices",
+        json={"valid_from": "2026-01-01", "supplier_cost": "495.00", "deliberation": DELIBERATION},
+    )
+    assert added.status_code == 201
+    assert (
+        member.get("/catalog/products?on=2026-06-01").json["items"][0]["price"]["id"]
+        == (added.json["id"])
+    )
+    camera.name = "Caméra dôme fixe 8 MP"  # through the unit of work
+    session.commit()
+    assert member.get("/catalog/products?on=2026-06-01").json["items"][0]["name"] == (
+        "Caméra dôme fixe 8 MP"
+    )
+    session.execute(update(Product).values(active=False))  # a bulk statement
+    session.commit()
+    assert member.get("/catalog/products?on=2026-06-01").json["total"] == 0
+
+
+def test_members_and_staff_never_share_a_kept_catalogue_page(api_as, camera):
+    assert "supplier_cost" in api_as("purchasing").get("/catalog/products?on=2025-06-01").text
+    assert "supplier_cost" not in api_as("member").get("/catalog/products?on=2025-06-01").text
 
 
 @pytest.mark.parametrize(
