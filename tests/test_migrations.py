@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 from alembic import command
@@ -14,10 +14,11 @@ from sqlalchemy.orm import Session
 
 from purchasing.billing.document import DocumentKind
 from purchasing.billing.models import Invoice
+from purchasing.catalog.deliberations import Deliberation
 from purchasing.db import make_engine
 from purchasing.migrate import alembic_config, upgrade
 from purchasing.models import metadata
-from tests.factories import make_member
+from tests.factories import make_family, make_member, make_product
 
 SCRATCH_DATABASE = "centrale_migrations_test"
 
@@ -99,5 +100,54 @@ def test_0012_hashes_the_xml_of_the_documents_already_stored(empty_database_url)
                 {"id": invoice_id},
             )
         assert stored == hashlib.sha256(xml).hexdigest()
+    finally:
+        engine.dispose()
+
+
+def test_0015_gives_existing_versions_their_familys_margin_deliberation(empty_database_url):
+    """Versions recorded before 0015 get the deliberation of their family's current rate."""
+    upgrade(empty_database_url, "0014")
+    engine = make_engine(empty_database_url)
+    try:
+        # Families and products are as 0014 left them: the models may write them.
+        with Session(engine) as session:
+            cited = make_family(
+                session, margin_deliberation=Deliberation("2024-17", date(2024, 3, 12))
+            )
+            products = {
+                "cited": make_product(session, family=cited, cost=None).id,
+                "uncited": make_product(
+                    session, family=make_family(session, margin_deliberation=None), cost=None
+                ).id,
+            }
+        with engine.begin() as conn:
+            for product_id in products.values():
+                conn.execute(
+                    text(
+                        "INSERT INTO price_versions (product_id, status, deliberation_reference,"
+                        " deliberation_date, valid_from, supplier_cost, margin_rate, note,"
+                        " created_at) VALUES (:product, 'active', '2024-41', :adopted,"
+                        " :start, 100, 0.0538, '', :at)"
+                    ),
+                    {
+                        "product": product_id,
+                        "adopted": date(2024, 12, 10),
+                        "start": date(2025, 1, 1),
+                        "at": datetime(2026, 11, 30, 10, tzinfo=UTC),
+                    },
+                )
+        upgrade(empty_database_url)
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT product_id, margin_deliberation_reference, margin_deliberation_date "
+                    "FROM price_versions"
+                )
+            ).all()
+        by_product = {product_id: (ref, str(day) if day else None) for product_id, ref, day in rows}
+        assert by_product == {
+            products["cited"]: ("2024-17", "2024-03-12"),
+            products["uncited"]: (None, None),
+        }
     finally:
         engine.dispose()

@@ -16,6 +16,11 @@ number within it), product SKU and, within a product, price version start date: 
 row is updated, a new one created; nothing is ever deleted (a product is withdrawn with
 ``active: false``). Loading the same files twice changes nothing the second time.
 
+A price version in force keeps its prices and its deliberation for ever: the file may set
+its ``valid_to`` or its note, and any other change to it is refused (a new price is a new
+version, from a new ``valid_from``). A new version takes its family's margin rate and the
+deliberation of that rate, as recorded after this load.
+
 The files hold the tariffs the syndicat adopted: every family cites the deliberation of its
 margin rate and every price the deliberation that set it (``"2024-17 du 12/03/2024"``), so
 every loaded version is in force (active); a draft awaiting its vote is recorded through
@@ -25,9 +30,9 @@ whose holder must be the product's supplier.
 Every entry is checked before anything is written: its fields (the schemas in
 ``schemas.py``), references to families, suppliers, market lots and accounts (in the files
 or already in the database), the prices (no overlap with versions in force, no resale below
-cost...) and the deliberations (one reference, one date). Any fault refuses the whole load
-with ``ImportRefused``, each problem located as ``<file>: <entry>: <field>: <message>``,
-and the database is left as it was.
+cost, no change to a version in force...) and the deliberations (one reference, one date).
+Any fault refuses the whole load with ``ImportRefused``, each problem located as
+``<file>: <entry>: <field>: <message>``, and the database is left as it was.
 """
 
 from __future__ import annotations
@@ -568,6 +573,8 @@ def _check_prices(
         ).items():
             problems.add(entry.file, entry.ref, f"prices[{position}].{field_name}", message)
 
+    _check_versions_in_force_unchanged(entry, existing, problems)
+
     # The versions in force the product will have: those recorded, updated or joined by
     # the file's (all in force). Drafts recorded through the API do not count: they are
     # checked when put in force, and one starting on a file's day becomes that version.
@@ -607,6 +614,47 @@ def _check_prices(
                 entry.ref,
                 f"{label_a}.valid_to",
                 f"overlaps the version recorded in the database ({period_b})",
+            )
+
+
+#: What a version in force keeps for ever: its prices and the deliberation that set them.
+_FROZEN_PRICE_FIELDS = (
+    "supplier_cost",
+    "sale_price",
+    "setup_fee_cost",
+    "setup_fee_price",
+    "deliberation",
+)
+
+
+def _check_versions_in_force_unchanged(
+    entry: _Entry, existing: Product | None, problems: _Problems
+) -> None:
+    """A version in force keeps the prices and the deliberation it was adopted with (see
+    ``deliberations.py``): the file may close it (``valid_to``) or reword its note, but a
+    new price is a new version, from a new ``valid_from``. A draft recorded through the
+    API may still be changed: it becomes the file's version."""
+    if existing is None:
+        return
+    in_force = {version.valid_from: version for version in existing.active_price_versions}
+    for position, price in enumerate(entry.data["prices"], start=1):
+        version = in_force.get(price["valid_from"])
+        if version is None:
+            continue
+        for field_name in _FROZEN_PRICE_FIELDS:
+            recorded, given = getattr(version, field_name), price[field_name]
+            if field_name == "deliberation" and given is None:
+                continue  # reported as required
+            if recorded == given:
+                continue
+            shown = "none" if recorded is None else str(recorded)
+            problems.add(
+                entry.file,
+                entry.ref,
+                f"prices[{position}].{field_name}",
+                f"the version in force from {version.valid_from.isoformat()} has {shown}: "
+                "prices in force and their deliberation never change; add a version from "
+                "the day the new prices apply",
             )
 
 
@@ -710,8 +758,14 @@ class _Writer:
             # The files hold adopted tariffs: each version is in force, with its deliberation.
             values = dict(price) | {"status": PriceVersionStatus.ACTIVE}
             if existing is None:
-                # The margin in force when the version is recorded: see PriceVersion.
-                values |= {"product": product, "margin_rate": product.family.margin_rate}
+                # The margin in force when the version is recorded, with the deliberation
+                # that set it: see PriceVersion.
+                family = product.family
+                values |= {
+                    "product": product,
+                    "margin_rate": family.margin_rate,
+                    "margin_deliberation": family.margin_deliberation,
+                }
             self._upsert("price_versions", "price_version", PriceVersion, existing, values)
 
     def _upsert(

@@ -373,6 +373,10 @@ class PriceVersion(Base):
             "status = 'draft' OR deliberation_reference IS NOT NULL",
             name="active_has_deliberation",
         ),
+        CheckConstraint(
+            "(margin_deliberation_reference IS NULL) = (margin_deliberation_date IS NULL)",
+            name="margin_deliberation_whole",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -393,6 +397,12 @@ class PriceVersion(Base):
     #: The family's margin rate when the version was recorded: derived prices of a version
     #: stay what they were when it applied, whatever the family's rate becomes later.
     margin_rate: Mapped[Decimal] = mapped_column(Rate)
+    #: The deliberation that set ``margin_rate`` (the family's when the version took its
+    #: rate), which is not the one that set the prices: a version keeps the legal basis of
+    #: its rate whatever the family's rate and deliberation become. None only when the
+    #: family cited none (recorded before deliberations were kept).
+    margin_deliberation_reference: Mapped[str | None] = mapped_column(String(REFERENCE_LENGTH))
+    margin_deliberation_date: Mapped[date | None] = mapped_column(Date)
     #: One-off fee charged at commissioning of a recurring item, when it carries one.
     setup_fee_cost: Mapped[Decimal | None]
     #: Set only to override the fee derived from its cost and the margin rate.
@@ -414,6 +424,15 @@ class PriceVersion(Base):
     def deliberation(self, value: Deliberation | None) -> None:
         self.deliberation_reference = value.reference if value else None
         self.deliberation_date = value.adopted_on if value else None
+
+    @property
+    def margin_deliberation(self) -> Deliberation | None:
+        return Deliberation.of(self.margin_deliberation_reference, self.margin_deliberation_date)
+
+    @margin_deliberation.setter
+    def margin_deliberation(self, value: Deliberation | None) -> None:
+        self.margin_deliberation_reference = value.reference if value else None
+        self.margin_deliberation_date = value.adopted_on if value else None
 
     @property
     def validity(self) -> Validity:

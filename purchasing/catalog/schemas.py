@@ -480,6 +480,11 @@ class StaffPriceSchema(PriceSchema):
     supplier_cost = Amount()
     setup_fee_cost = Amount(allow_none=True)
     margin_rate = RateField(metadata={"description": "Family margin when it was recorded"})
+    margin_deliberation = DeliberationField(
+        allow_none=True,
+        dump_only=True,
+        metadata={"description": "The syndicat's deliberation that set margin_rate"},
+    )
     sale_price_is_explicit = fields.Boolean(
         metadata={"description": "false: derived from the cost and the margin rate"}
     )

@@ -338,8 +338,8 @@ def add_price_version(
     open-ended version that started earlier is closed on the eve of ``valid_from`` (a new
     price list replaces the current one); any other overlap is refused. A ``draft`` is
     kept aside, priced nothing, until :func:`activate_price_version`. The new version
-    copies the family's current margin rate. Past orders are unaffected: they keep the
-    quote of their own date.
+    copies the family's current margin rate and the deliberation that set it. Past orders
+    are unaffected: they keep the quote of their own date.
     """
     with transaction(session):
         product = _lock_product(session, select(Product).where(Product.sku == sku))
@@ -374,6 +374,7 @@ def add_price_version(
             supplier_cost=supplier_cost,
             sale_price=sale_price,
             margin_rate=product.family.margin_rate,
+            margin_deliberation=product.family.margin_deliberation,
             setup_fee_cost=setup_fee_cost,
             setup_fee_price=setup_fee_price,
             note=note,
@@ -492,6 +493,11 @@ def recorded_deliberation_dates(session: Session) -> dict[str, date]:
     rows = session.execute(
         select(PriceVersion.deliberation_reference, PriceVersion.deliberation_date)
         .where(PriceVersion.deliberation_reference.is_not(None))
+        .distinct()
+    ).all()
+    rows += session.execute(
+        select(PriceVersion.margin_deliberation_reference, PriceVersion.margin_deliberation_date)
+        .where(PriceVersion.margin_deliberation_reference.is_not(None))
         .distinct()
     ).all()
     rows += session.execute(

@@ -16,7 +16,9 @@ set-up fee when it has one):
 - ``margin = sale_amount - invoiced_cost``; ``real_rate = margin / invoiced_cost`` (the
   family rate's own definition), to four decimals;
 - ``deliberated_rate``: the family margin rate frozen on the line's price version, i.e. the
-  rate deliberated when those prices were set, with that deliberation.
+  rate in force when those prices were recorded, cited with ``rate_deliberation``, the
+  deliberation that set that rate (frozen on the version with it); ``price_deliberation``
+  is the one that set the line's prices, usually another act.
 
 **Tolerance.** Deriving a sale price rounds it to the cent, so even a line invoiced
 exactly at its catalogue cost seldom earns the deliberated rate to the fourth decimal (3.40
@@ -80,8 +82,11 @@ class LineMargin:
     catalogue_cost: Decimal
     invoiced_cost: Decimal
     deliberated_rate: Decimal
-    #: The deliberation that set the line's prices, and with them its rate.
-    deliberation: Deliberation | None
+    #: The deliberation that set ``deliberated_rate``: the family's margin deliberation
+    #: kept on the price version. None only for versions whose family cited none.
+    rate_deliberation: Deliberation | None
+    #: The deliberation that set the line's prices (supplier cost, sale price).
+    price_deliberation: Deliberation | None
     tolerance: Decimal
 
     @property
@@ -205,6 +210,7 @@ def _line_margin(
         catalogue_cost=catalogue,
         invoiced_cost=cost,
         deliberated_rate=version.margin_rate,
-        deliberation=version.deliberation,
+        rate_deliberation=version.margin_deliberation,
+        price_deliberation=line.deliberation or version.deliberation,
         tolerance=tolerance,
     )

@@ -506,8 +506,19 @@ class LineMarginSchema(Schema):
     real_rate = fields.Decimal(
         as_string=True, allow_none=True, metadata={"description": "margin / invoiced_cost"}
     )
-    deliberated_rate = Rate()
-    deliberation = DeliberationField(allow_none=True)
+    deliberated_rate = Rate(
+        metadata={"description": "The family rate frozen on the line's price version"}
+    )
+    rate_deliberation = DeliberationField(
+        allow_none=True,
+        dump_only=True,
+        metadata={"description": "The syndicat's deliberation that set deliberated_rate"},
+    )
+    price_deliberation = DeliberationField(
+        allow_none=True,
+        dump_only=True,
+        metadata={"description": "The syndicat's deliberation that set the line's prices"},
+    )
     deliberated_margin = Amount(allow_negative=True)
     margin_gap = Amount(
         allow_negative=True, metadata={"description": "margin - deliberated_margin"}

@@ -12,7 +12,9 @@ from purchasing.catalog.models import PriceVersion, Product
 from purchasing.catalog.services import price_on
 from tests.factories import make_family, make_product, make_supplier
 
-STAFF_ONLY_PRICE_FIELDS = {"supplier_cost", "setup_fee_cost", "margin_rate", "note", "status"}
+STAFF_ONLY_PRICE_FIELDS = {
+    "supplier_cost", "setup_fee_cost", "margin_rate", "margin_deliberation", "note", "status",
+}  # fmt: skip
 DELIBERATION = {"reference": "2025-38", "date": "2025-12-09"}
 
 
@@ -187,6 +189,9 @@ def test_a_product_shows_all_its_versions(api_as, session, camera):
         ("Révision", "active"),
         ("", "draft"),
     ]
+    assert {v["margin_deliberation"]["reference"] for v in staff_view["price_versions"]} == {
+        "T-2024-50"
+    }
 
 
 def test_an_unknown_product_is_404(api_as):
@@ -213,6 +218,8 @@ def test_purchasing_staff_add_a_price_version(api_as, session, camera):
     assert (response.json["status"], response.json["deliberation"]) == ("active", DELIBERATION)
     assert response.json["sale_price_is_explicit"] is True
     assert response.json["margin_rate"] == "0.0162"
+    # The rate's own act, the family's, beside the prices' act.
+    assert response.json["margin_deliberation"] == {"reference": "T-2024-50", "date": "2024-12-10"}
     assert price_on(session, camera.id, date(2026, 1, 1)).sale_price == Decimal("510.00")
 
 

@@ -5,15 +5,21 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+from purchasing.catalog.deliberations import Deliberation
 from purchasing.catalog.pricing import Billing
 from purchasing.orders import purchase_orders
 from purchasing.orders.models import OrderStatus
 from purchasing.orders.purchase_orders import InvoiceLineInput
-from tests.factories import make_order, make_product
+from tests.factories import make_family, make_order, make_product
 
 
 def test_staff_read_the_lines_whose_margin_differs(api_as, session):
-    camera = make_product(session, sku="CAM", billing=Billing.ONE_OFF, cost="100.00")
+    # As shipped: the family's rate set by 2024-17, the prices by 2024-41.
+    family = make_family(session, margin_deliberation=Deliberation("2024-17", date(2024, 3, 12)))
+    camera = make_product(
+        session, sku="CAM", family=family, billing=Billing.ONE_OFF, cost="100.00",
+        deliberation=Deliberation("2024-41", date(2024, 12, 10)),
+    )  # fmt: skip
     order = make_order(session, lines=[(camera, 2)], status=OrderStatus.DELIVERED)
     [po_line] = order.purchase_orders[0].lines
     invoice = purchase_orders.record_supplier_invoice(
@@ -50,6 +56,8 @@ def test_staff_read_the_lines_whose_margin_differs(api_as, session):
     assert (line["deliberated_margin"], line["margin_gap"], line["tolerance"]) == (
         "11.19", "-8.43", "0.02",
     )  # fmt: skip
+    assert line["rate_deliberation"] == {"reference": "2024-17", "date": "2024-03-12"}
+    assert line["price_deliberation"] == {"reference": "2024-41", "date": "2024-12-10"}
 
 
 def test_members_never_read_the_margins(api_as):

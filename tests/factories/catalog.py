@@ -218,6 +218,7 @@ def make_product(
                 supplier_cost=Decimal(cost),
                 sale_price=None if price is None else Decimal(price),
                 margin_rate=family.margin_rate,
+                margin_deliberation=family.margin_deliberation,
                 setup_fee_cost=None if setup_fee_cost is None else Decimal(setup_fee_cost),
                 setup_fee_price=None if setup_fee_price is None else Decimal(setup_fee_price),
             )

@@ -239,9 +239,10 @@ def test_the_cli_reports_each_problem_and_exits_non_zero(app, session, catalog_d
 # --- updates --------------------------------------------------------------------------
 
 
-def test_a_changed_price_updates_its_version_and_leaves_an_audit_record(session, catalog_dir):
+def test_closing_a_version_in_force_updates_it_and_leaves_an_audit_record(session, catalog_dir):
     load_catalog(session, catalog_dir, loaded_by=None)
-    _edit(catalog_dir, "products/digital.yaml", "supplier_cost: 3.40", "supplier_cost: 3.50")
+    _edit(catalog_dir, "products/digital.yaml", "- valid_from: 2026-01-01\n",
+          "- valid_from: 2026-01-01\n        valid_to: 2026-12-31\n")  # fmt: skip
 
     summary = load_catalog(session, catalog_dir, loaded_by=None)
 
@@ -250,26 +251,82 @@ def test_a_changed_price_updates_its_version_and_leaves_an_audit_record(session,
     record = session.scalars(
         select(AuditRecord).where(AuditRecord.action == "price_version.updated")
     ).one()
-    assert (record.before, record.after) == ({"supplier_cost": "3.40"}, {"supplier_cost": "3.50"})
+    assert (record.before, record.after) == ({"valid_to": None}, {"valid_to": "2026-12-31"})
     assert record.actor_label == "system"
+
+
+def test_the_prices_and_deliberation_of_a_version_in_force_never_change(session, catalog_dir):
+    load_catalog(session, catalog_dir, loaded_by=None)
+    before = _counts(session)
+    _edit(catalog_dir, "products/digital.yaml", "supplier_cost: 3.40", "supplier_cost: 3.50")
+    _edit(catalog_dir, "products/digital.yaml", "2024-41 du 10/12/2024", "2025-02 du 11/02/2025")
+
+    assert _refusal(session, catalog_dir) == [
+        "products/digital.yaml: MC-MAIL: prices[1].deliberation: the version in force from "
+        "2025-01-01 has 2024-41 du 10/12/2024: prices in force and their deliberation never "
+        "change; add a version from the day the new prices apply",
+        "products/digital.yaml: MC-MAIL: prices[2].supplier_cost: the version in force from "
+        "2026-01-01 has 3.40: prices in force and their deliberation never change; add a "
+        "version from the day the new prices apply",
+    ]
+    assert _counts(session) == before
+    mail = services.get_product(session, "MC-MAIL")
+    assert [(v.supplier_cost, v.deliberation.reference) for v in mail.price_versions] == [
+        (Decimal("3.20"), "2024-41"),
+        (Decimal("3.40"), "2025-38"),
+    ]
+
+
+def test_an_explicit_sale_price_added_to_a_version_in_force_is_refused(session, catalog_dir):
+    load_catalog(session, catalog_dir, loaded_by=None)
+    _edit(catalog_dir, "products/digital.yaml", "supplier_cost: 3.40\n",
+          "supplier_cost: 3.40\n        sale_price: 3.70\n")  # fmt: skip
+
+    [problem] = _refusal(session, catalog_dir)
+
+    assert problem.startswith(
+        "products/digital.yaml: MC-MAIL: prices[2].sale_price: the version in force from "
+        "2026-01-01 has none: "
+    )
+
+
+def _add_2027_version(directory: Path) -> None:
+    """Close the 2026 version at the end of 2026 and add a version from 2027, at 3.40."""
+    _edit(directory, "products/digital.yaml", "- valid_from: 2026-01-01\n",
+          "- valid_from: 2026-01-01\n        valid_to: 2026-12-31\n")  # fmt: skip
+    _edit(directory, "products/digital.yaml", '2025-38 du 09/12/2025"\n',
+          '2025-38 du 09/12/2025"\n      - valid_from: 2027-01-01\n        supplier_cost: 3.40\n'
+          '        deliberation: "2026-40 du 08/12/2026"\n')  # fmt: skip
 
 
 def test_a_margin_change_reprices_new_versions_only_and_warns(session, catalog_dir):
     load_catalog(session, catalog_dir, loaded_by=None)
     mail = services.get_product(session, "MC-MAIL")
     _edit(catalog_dir, "families.yaml", "margin_rate: 0.0538", "margin_rate: 0.1000")
-    _edit(catalog_dir, "products/digital.yaml", "supplier_cost: 3.40\n", "supplier_cost: 3.40\n"
-          "      - valid_from: 2027-01-01\n        supplier_cost: 3.40\n")  # fmt: skip
-    _edit(catalog_dir, "products/digital.yaml", "supplier_cost: 3.40\n", "supplier_cost: 3.40\n"
-          '        deliberation: "2026-40 du 08/12/2026"\n')  # fmt: skip
-    _edit(catalog_dir, "products/digital.yaml", "- valid_from: 2026-01-01\n",
-          "- valid_from: 2026-01-01\n        valid_to: 2026-12-31\n")  # fmt: skip
+    _add_2027_version(catalog_dir)
 
     summary = load_catalog(session, catalog_dir, loaded_by=None)
 
     assert "margin rate 0.0538 -> 0.1000" in summary.warnings[0]
     assert services.price_on(session, mail.id, date(2026, 6, 1)).sale_price == Decimal("3.58")
     assert services.price_on(session, mail.id, date(2027, 6, 1)).sale_price == Decimal("3.74")
+
+
+def test_a_new_rate_and_its_deliberation_leave_recorded_versions_theirs(session, catalog_dir):
+    load_catalog(session, catalog_dir, loaded_by=None)
+    _edit(catalog_dir, "families.yaml", "margin_rate: 0.0538", "margin_rate: 0.1000")
+    _edit(catalog_dir, "families.yaml", "2024-17 du 12/03/2024", "2026-39 du 08/12/2026")
+    _add_2027_version(catalog_dir)
+
+    load_catalog(session, catalog_dir, loaded_by=None)
+
+    mail = services.get_product(session, "MC-MAIL")
+    assert [(v.margin_rate, str(v.margin_deliberation)) for v in mail.price_versions] == [
+        (Decimal("0.0538"), "2024-17 du 12/03/2024"),
+        (Decimal("0.0538"), "2024-17 du 12/03/2024"),
+        (Decimal("0.1000"), "2026-39 du 08/12/2026"),
+    ]
+    assert str(mail.family.margin_deliberation) == "2026-39 du 08/12/2026"
 
 
 def test_a_directory_with_only_products_may_refer_to_recorded_families(session, catalog_dir):
@@ -533,6 +590,8 @@ def test_the_shipped_tariffs_carry_their_deliberations(session):
         (date(2025, 1, 1), "2024-41 du 10/12/2024"),
         (date(2026, 1, 1), "2025-38 du 09/12/2025"),
     }
+    # The rate each version took is the families', set by their own deliberation.
+    assert {str(v.margin_deliberation) for v in versions} == {"2024-17 du 12/03/2024"}
 
 
 def test_a_loaded_product_is_attached_to_its_lot_and_its_prices_are_in_force(session, catalog_dir):

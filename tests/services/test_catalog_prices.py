@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from purchasing.audit.models import AuditRecord
+from purchasing.catalog.deliberations import Deliberation
 from purchasing.catalog.pricing import Billing, PurchaseMode
 from purchasing.catalog.services import (
     NoPriceInForce,
@@ -117,6 +118,34 @@ def test_a_margin_change_does_not_reprice_a_recorded_version(session):
     family.margin_rate = D("0.0500")
     session.commit()
     assert price_on(session, product.id, date(2025, 3, 1)).sale_price == D("487.78")
+
+
+def test_a_version_keeps_the_deliberation_of_its_rate_when_the_family_rate_changes(session):
+    rate_act = Deliberation("2024-17", date(2024, 3, 12))
+    family = make_family(session, margin_rate=D("0.0162"), margin_deliberation=rate_act)
+    product = make_product(session, family=family, cost="480.00", valid_to=date(2025, 12, 31))
+    first = add_price_version(
+        session, product.sku, valid_from=date(2026, 1, 1), supplier_cost=D("495.00"),
+        deliberation=Deliberation("2025-38", date(2025, 12, 9)), added_by=None,
+    )  # fmt: skip
+    assert (first.margin_rate, first.margin_deliberation) == (D("0.0162"), rate_act)
+    assert first.deliberation.reference == "2025-38"  # the prices' act is another one
+
+    new_act = Deliberation("2026-39", date(2026, 12, 8))
+    family.margin_rate, family.margin_deliberation = D("0.0500"), new_act
+    session.commit()
+    later = add_price_version(
+        session, product.sku, valid_from=date(2027, 1, 1), supplier_cost=D("495.00"),
+        deliberation=Deliberation("2026-40", date(2026, 12, 8)), added_by=None,
+    )  # fmt: skip
+
+    session.expire_all()
+    assert [(v.margin_rate, v.margin_deliberation) for v in product.price_versions] == [
+        (D("0.0162"), rate_act),
+        (D("0.0162"), rate_act),
+        (D("0.0500"), new_act),
+    ]
+    assert later.margin_deliberation == new_act
 
 
 def test_an_explicit_sale_price_overrides_the_margin(session):

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from purchasing.catalog.deliberations import Deliberation
 from purchasing.catalog.pricing import Billing
 from purchasing.errors import PermissionDenied
 from purchasing.orders import purchase_orders
@@ -15,7 +16,14 @@ from purchasing.orders.margins import margin_truth
 from purchasing.orders.models import OrderStatus
 from purchasing.orders.purchase_orders import InvoiceLineInput
 from purchasing.totals import document_totals
-from tests.factories import catalog_family, invoice_in_full, make_order, make_product, make_user
+from tests.factories import (
+    catalog_family,
+    invoice_in_full,
+    make_family,
+    make_order,
+    make_product,
+    make_user,
+)
 from tests.factories.catalog import TARIFF_DELIBERATION
 
 D = Decimal
@@ -103,8 +111,34 @@ def test_a_supplier_invoicing_above_the_catalogue_cost_shows_the_real_margin(
     assert line.rate_difference == D("-0.0207")
     assert (line.deliberated_margin, line.margin_gap) == (D("16.46"), D("-6.32"))
     assert line.tolerance == D("0.03")  # half a cent x 3 units + a cent for the invoice line
-    assert line.deliberation == TARIFF_DELIBERATION
+    assert (line.rate_deliberation, line.price_deliberation) == (
+        TARIFF_DELIBERATION, TARIFF_DELIBERATION,
+    )  # fmt: skip
     assert report.margin_gap == D("-6.32")
+
+
+def test_the_rate_is_cited_with_its_own_deliberation_not_the_prices(session, buyer):
+    # As shipped: the family's rate set by 2024-17, the prices by 2024-41.
+    rate_act = Deliberation("2024-17", date(2024, 3, 12))
+    price_act = Deliberation("2024-41", date(2024, 12, 10))
+    family = make_family(session, margin_rate=D("0.0162"), margin_deliberation=rate_act)
+    camera = make_product(
+        session, family=family, billing=Billing.ONE_OFF, cost="480.00", deliberation=price_act
+    )
+    _order, purchase_order = sent_order(session, [camera])
+    invoice = record_invoice(session, purchase_order, ["490.00"])
+    purchase_orders.accept_supplier_invoice(session, invoice.id, reason="révision", actor=buyer)
+    # A later rate, by a later act, changes nothing of what the line was priced under.
+    family.margin_rate, family.margin_deliberation = (
+        D("0.0300"),
+        Deliberation("2026-39", date(2026, 12, 8)),
+    )
+    session.commit()
+
+    [line] = margin_truth(session, actor=buyer).lines
+
+    assert (line.deliberated_rate, line.rate_deliberation) == (D("0.0162"), rate_act)
+    assert line.price_deliberation == price_act
 
 
 def test_an_explicit_sale_price_off_the_deliberated_rate_is_listed(session, buyer):
