@@ -1,13 +1,14 @@
 from marshmallow import Schema, fields, validates_schema
 from marshmallow.exceptions import ValidationError
 
-from purchasing.fields import PaginationQuerySchema
+from purchasing.fields import PaginationQuerySchema, Text
 
 
 class AuditQuerySchema(PaginationQuerySchema):
-    entity = fields.String(metadata={"description": "e.g. member, adhesion, product"})
-    entity_id = fields.String()
-    action = fields.String(metadata={"description": "e.g. adhesion.activated"})
+    # Text: a NUL byte, which PostgreSQL cannot compare, is refused as a control character.
+    entity = Text(metadata={"description": "e.g. member, adhesion, product"})
+    entity_id = Text()
+    action = Text(metadata={"description": "e.g. adhesion.activated"})
     actor = fields.Email(metadata={"description": "e-mail of the user who acted"})
     since = fields.AwareDateTime(metadata={"description": "from this instant (inclusive)"})
     until = fields.AwareDateTime(metadata={"description": "up to this instant (exclusive)"})

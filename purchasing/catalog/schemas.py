@@ -356,8 +356,9 @@ class MarketsExpiringQuerySchema(Schema):
 
 
 class ProductQuerySchema(PaginationQuerySchema):
-    family = fields.String(metadata={"description": "Family code"})
-    q = fields.String(
+    # Text: a NUL byte, which PostgreSQL cannot compare, is refused as a control character.
+    family = Text(max_length=40, metadata={"description": "Family code"})
+    q = Text(
         validate=validate.Length(min=1, max=100),
         metadata={"description": "Words found in the SKU, name or description"},
     )

@@ -182,9 +182,7 @@ class MarginTruthQuerySchema(Schema):
         validate=validate.Range(min=2000, max=2100),
         metadata={"description": "Only supplier invoices dated that year"},
     )
-    family = fields.String(
-        validate=validate.Length(min=1, max=40), metadata={"description": "Family code"}
-    )
+    family = Text(validate=validate.Length(min=1, max=40), metadata={"description": "Family code"})
 
 
 class TerminationSchema(Schema):
