@@ -27,6 +27,15 @@ class NumberSequence(Base):
 
 def next_number(session: Session, series: str, fiscal_year: int) -> int:
     """Reserve the next number of ``series`` for ``fiscal_year`` in the current transaction."""
+    return next_numbers(session, series, fiscal_year, 1)[0]
+
+
+def next_numbers(session: Session, series: str, fiscal_year: int, count: int) -> range:
+    """Reserve the next ``count`` numbers of ``series`` for ``fiscal_year`` at once, in the
+    current transaction: two statements for a billing run's group of invoices rather than
+    two each. The caller must use them all, in order, or roll back."""
+    if count < 1:
+        raise ValueError(f"count must be at least 1, not {count}")
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     session.execute(
@@ -34,12 +43,13 @@ def next_number(session: Session, series: str, fiscal_year: int) -> int:
         .values(series=series, fiscal_year=fiscal_year, last_value=0)
         .on_conflict_do_nothing()
     )
-    return session.execute(
+    last = session.execute(
         update(NumberSequence)
         .where(NumberSequence.series == series, NumberSequence.fiscal_year == fiscal_year)
-        .values(last_value=NumberSequence.last_value + 1)
+        .values(last_value=NumberSequence.last_value + count)
         .returning(NumberSequence.last_value)
     ).scalar_one()
+    return range(last - count + 1, last + 1)
 
 
 def format_number(series: str, fiscal_year: int, value: int) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     DDL,
@@ -27,10 +27,14 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
+from sqlalchemy.orm.util import identity_key
 
 from purchasing.billing.document import DocumentKind
 from purchasing.db import Base, Rate, enum_column, utcnow
+
+if TYPE_CHECKING:
+    from purchasing.members.models import Member
 
 #: Number series of each kind: FA-2026-000123, AV-2026-000004.
 SERIES = {DocumentKind.INVOICE: "FA", DocumentKind.CREDIT_NOTE: "AV"}
@@ -114,6 +118,8 @@ class Invoice(Base):
     document: Mapped[InvoiceDocumentFile | None] = relationship(back_populates="invoice")
     payments: Mapped[list[Payment]] = relationship(back_populates="invoice", order_by="Payment.id")
     corrected_invoice: Mapped[Invoice | None] = relationship(remote_side=[id])
+    #: The member billed (its name and address are copied to ``buyer`` at issue).
+    member: Mapped[Member] = relationship()
 
     @property
     def outstanding(self) -> Decimal:
@@ -309,11 +315,30 @@ def _guard_issued_invoice(_mapper: Any, _connection: Any, invoice: Invoice) -> N
 @event.listens_for(InvoiceDocumentFile, "before_delete")
 def _guard_issued_parts(_mapper: Any, connection: Any, part: Any) -> None:
     invoice_id = part.invoice_id
-    status = connection.scalar(select(Invoice.status).where(Invoice.id == invoice_id))
+    status = _flushed_status(part, invoice_id)
+    if status is None:
+        status = connection.scalar(select(Invoice.status).where(Invoice.id == invoice_id))
     if status is InvoiceStatus.ISSUED:
         raise IssuedDocumentIsImmutable(
             f"{type(part).__name__} of issued invoice {invoice_id} cannot change"
         )
+
+
+def _flushed_status(part: Any, invoice_id: int) -> InvoiceStatus | None:
+    """The status the database holds for the part's invoice as this session last wrote or
+    read it in its transaction, when the session holds that invoice; None to ask the
+    database. A billing run updates the lines of the drafts it has just written (their
+    aid): asking the database once a line would be a query for nothing."""
+    session = object_session(part)
+    if session is None:
+        return None
+    invoice = session.identity_map.get(identity_key(Invoice, invoice_id))
+    if invoice is None:
+        return None
+    state = inspect(invoice)
+    if "status" in state.unloaded or state.attrs.status.history.has_changes():
+        return None  # not read, or changing in this very flush: the database knows
+    return invoice.status
 
 
 #: Below the ORM's guard, the database's own: an issued invoice never goes back to draft

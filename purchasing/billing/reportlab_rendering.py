@@ -33,6 +33,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -62,6 +64,8 @@ from purchasing.billing.document import (
 )
 from purchasing.billing.facturx import FACTURX_FILENAME
 from purchasing.billing.rendering import AF_RELATIONSHIP, facturx_xmp
+
+logger = logging.getLogger(__name__)
 
 #: Where the DejaVu fonts the WeasyPrint templates name are installed (Debian, Fedora...).
 FONT_DIRECTORIES = (
@@ -187,17 +191,60 @@ def _register_fonts() -> None:
         pdfmetrics.registerFont(TTFont(name, _embeddable(_font_path(filename))))
 
 
+#: Bump when :func:`_strip` changes what it keeps: cached fonts of an older kind are left.
+FONT_CACHE_VERSION = 1
+
+
 def _embeddable(path: Path) -> io.BytesIO:
-    """The font as invoices embed it: without hinting programs and licence texts.
+    """The font as invoices embed it (:func:`_strip`), from the font cache when there.
+
+    Stripping takes some 0.9 s a font, in every process that renders (each billing run's
+    render processes, web and Celery workers): the result is kept in the user's cache
+    directory (``CENTRALE_CACHE_DIR``, else ``$XDG_CACHE_HOME/centrale`` or
+    ``~/.cache/centrale``) under the SHA-256 of the installed font, so a font upgrade is
+    never served from an older copy. A cache that cannot be written is not an error: the
+    font is stripped in memory, as before.
+    """
+    source = path.read_bytes()
+    digest = hashlib.sha256(source).hexdigest()[:32]
+    cached = font_cache_directory() / f"{path.stem}-{digest}-v{FONT_CACHE_VERSION}.ttf"
+    try:
+        return io.BytesIO(cached.read_bytes())
+    except OSError:
+        pass
+    program = _strip(source)
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        # Written aside then renamed: a process starting meanwhile never reads half a font.
+        partial = cached.with_suffix(f".{os.getpid()}.part")
+        partial.write_bytes(program)
+        os.replace(partial, cached)
+    except OSError:
+        logger.info("font cache %s not writable: fonts stripped in memory", cached.parent)
+    return io.BytesIO(program)
+
+
+def font_cache_directory() -> Path:
+    configured = os.environ.get("CENTRALE_CACHE_DIR")
+    if configured:
+        return Path(configured) / "fonts"
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "centrale" / "fonts"
+
+
+def _strip(source: bytes) -> bytes:
+    """The font without hinting programs and licence texts.
 
     ReportLab copies the naming table and each glyph's instructions into every subset it
     embeds: with DejaVu's 15 KB of licence texts and its hinting, a subset is twice the
     size, for nothing visible on paper or on screen at the sizes of an invoice
-    (WeasyPrint's subsets leave them out too). Done once per process, some 0.6 s a font.
+    (WeasyPrint's subsets leave them out too).
     """
     from fontTools.ttLib import TTFont as FontFile
 
-    font = FontFile(str(path))
+    # The font's own dates kept: the same font always strips to the same bytes, so the
+    # PDFs of every process and machine are alike.
+    font = FontFile(io.BytesIO(source), recalcTimestamp=False)
     for tag in ("fpgm", "prep", "cvt ", "hdmx", "LTSH", "VDMX"):
         if tag in font:
             del font[tag]
@@ -205,8 +252,7 @@ def _embeddable(path: Path) -> io.BytesIO:
     font["name"].names = [record for record in font["name"].names if record.nameID <= 6]
     program = io.BytesIO()
     font.save(program)
-    program.seek(0)
-    return program
+    return program.getvalue()
 
 
 def _font_path(filename: str) -> Path:

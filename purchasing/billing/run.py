@@ -121,7 +121,7 @@ def subscription_lines(
             days = (segment.last - segment.first).days + 1
             partial = days != period.days
             lines.append(
-                InvoiceLine(
+                _new_line(
                     designation=line.designation,
                     unit=PERIOD_UNITS[subscription.billing_period],
                     quantity=segment.quantity,
@@ -147,9 +147,25 @@ def subscription_lines(
     return lines
 
 
+#: The invoice line columns that some lines leave empty. Every new line names them all,
+#: so that the lines of a group are written by one INSERT rather than one per change of
+#: the columns given (the ORM batches only rows that name the same columns).
+_OPTIONAL_LINE_COLUMNS = (
+    "prorata_days",
+    "period_days",
+    "delivery_id",
+    "subscription_id",
+    "billed_period_start",
+)
+
+
+def _new_line(**values: object) -> InvoiceLine:
+    return InvoiceLine(**{**dict.fromkeys(_OPTIONAL_LINE_COLUMNS), **values})
+
+
 def setup_fee_line(line: OrderLine) -> InvoiceLine:
     assert line.setup_fee_price is not None and line.setup_fee_due_on is not None
-    return InvoiceLine(
+    return _new_line(
         designation=f"Frais de mise en service : {line.designation}",
         unit="forfait",
         quantity=line.quantity,
@@ -167,7 +183,7 @@ def setup_fee_line(line: OrderLine) -> InvoiceLine:
 
 def delivery_line(delivery: Delivery) -> InvoiceLine:
     line = delivery.order_line
-    return InvoiceLine(
+    return _new_line(
         designation=line.designation,
         unit=line.unit,
         quantity=delivery.quantity,
@@ -357,7 +373,11 @@ def _draft_invoices(
             invoice = Invoice(
                 kind=DocumentKind.INVOICE,
                 series=SERIES[DocumentKind.INVOICE],
-                member_id=member.id,
+                # The member object itself: issuing reads it, and the session keeps it
+                # only as long as something refers to it.
+                member=member,
+                # Known empty: figuring the invoice then fills it without reading it.
+                vat_lines=[],
                 engagement_number=engagement,
                 billing_run_id=run.id if run is not None else None,
                 created_by_id=issued_by.id if issued_by is not None else None,

@@ -18,8 +18,8 @@ negative outstanding, the sum the centre owes the member back.
 from __future__ import annotations
 
 import hashlib
-from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -53,10 +53,16 @@ from purchasing.events import publish
 from purchasing.fields import today_in_paris
 from purchasing.members.models import Member
 from purchasing.money import ZERO, line_amount
-from purchasing.numbering import format_number, next_number
+from purchasing.numbering import format_number, next_numbers
 from purchasing.orders.models import OrderLine
 from purchasing.subsidies.models import SubsidyProgramme
-from purchasing.subsidies.services import AidGrant, AidRequest, allocate_aid, give_back_aid
+from purchasing.subsidies.services import (
+    AidGrant,
+    AidRequest,
+    AidSources,
+    allocate_aid,
+    give_back_aid,
+)
 from purchasing.unit_of_work import Page, paginate, transaction
 
 #: Accounts of goods resold (707x); any other sales account is a service (706x).
@@ -279,16 +285,25 @@ def prepare_issue(
             raise ValidationFailed("an invoice has at least one line", field="lines")
     # Aid first, for every document: programme rows are then always locked before the
     # number counter, so concurrent issuers never wait on each other in opposite orders.
-    context = _AidContext.of(session, invoices)
+    context = _AidContext.of(session, invoices, issue_date)
     aid = [_apply_aid(session, invoice, issue_date, context) for invoice in invoices]
     # The lines as aided are written while the invoices are still drafts.
     session.flush()
-    checked: set[tuple[str, int]] = set()
+    # The numbers of each series taken at once: in the order of ``invoices``, all used
+    # by this transaction or all given back with it.
+    sequences: dict[str, Iterator[int]] = {}
+    for series, count in Counter(SERIES[invoice.kind] for invoice in invoices).items():
+        sequences[series] = iter(next_numbers(session, series, issue_date.year, count))
+        # Checked once the numbers are taken: their counter row is locked until we
+        # commit, so every document issued before these in the series is committed and
+        # seen here (and the numbers of this transaction all go to the same day).
+        _check_chronology(session, series, issue_date)
     # One flush writes the issued documents: the database layer refuses any later change
     # to an issued invoice, so nothing may reach it half-issued.
     with session.no_autoflush:
         for invoice in invoices:
-            _number_and_figure(session, invoice, settings, issued_by, issue_date, checked)
+            sequence = next(sequences[SERIES[invoice.kind]])
+            _number_and_figure(invoice, sequence, settings, issued_by, issue_date)
     session.flush()
     # What the annex cites, read for all the documents at once.
     bases = legal_bases(session, [line for invoice in invoices for line in invoice.lines])
@@ -303,25 +318,17 @@ def prepare_issue(
 
 
 def _number_and_figure(
-    session: Session,
     invoice: Invoice,
+    sequence: int,
     settings: BillingSettings,
     issued_by: Actor | None,
     issue_date: date,
-    checked: set[tuple[str, int]],
 ) -> None:
-    """Number ``invoice`` and set the figures it is issued with (not flushed yet)."""
+    """Give ``invoice`` its number and the figures it is issued with (not flushed yet)."""
     series = SERIES[invoice.kind]
-    member = session.get(Member, invoice.member_id)
+    member = invoice.member
     document_lines = [_document_line(line) for line in invoice.lines]
     totals = doc.compute_totals(document_lines, aid_in_vat_base=invoice.aid_in_vat_base)
-    sequence = next_number(session, series, issue_date.year)
-    if (series, issue_date.year) not in checked:
-        # Checked once the number is taken: its counter row is locked until we commit, so
-        # every document issued before this one in the series is committed and seen here
-        # (and the next numbers of this transaction go to the same day).
-        _check_chronology(session, series, issue_date)
-        checked.add((series, issue_date.year))
     invoice.series, invoice.fiscal_year, invoice.sequence = series, issue_date.year, sequence
     invoice.number = format_number(series, issue_date.year, sequence)
     invoice.issue_date = issue_date
@@ -394,13 +401,15 @@ class _AidContext:
     order_lines: dict[int, tuple[int, bool]]
     #: codes of the programmes met so far, by id
     programme_codes: dict[int, str]
+    #: the programmes that may aid the invoices' products, locked (see ``AidSources``)
+    sources: AidSources | None
 
     @classmethod
-    def of(cls, session: Session, invoices: Sequence[Invoice]) -> _AidContext:
+    def of(cls, session: Session, invoices: Sequence[Invoice], issue_date: date) -> _AidContext:
+        invoices = [invoice for invoice in invoices if invoice.kind is DocumentKind.INVOICE]
         ids = {
             line.order_line_id
             for invoice in invoices
-            if invoice.kind is DocumentKind.INVOICE
             for line in invoice.lines
             if line.order_line_id is not None
         }
@@ -409,7 +418,17 @@ class _AidContext:
                 OrderLine.id.in_(ids)
             )
         )
-        return cls({line_id: (product, eligible) for line_id, product, eligible in rows}, {})
+        order_lines = {line_id: (product, eligible) for line_id, product, eligible in rows}
+        eligible_products = {product for product, eligible in order_lines.values() if eligible}
+        sources = None
+        if invoices and eligible_products:
+            sources = AidSources.read(
+                session,
+                on=issue_date,
+                invoice_ids=[invoice.id for invoice in invoices],
+                product_ids=eligible_products,
+            )
+        return cls(order_lines, {}, sources)
 
     def programme_code(self, session: Session, programme_id: int) -> str:
         if programme_id not in self.programme_codes:
@@ -470,6 +489,7 @@ def _allocate(
         member_id=invoice.member_id,
         on=issue_date,
         lines=requests,
+        sources=context.sources,
     )
     by_position = {line.position: line for line in invoice.lines}
     grants = [(by_position[grant.key], grant) for grant in allocation.grants]

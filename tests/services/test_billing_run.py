@@ -240,3 +240,58 @@ def test_the_database_layer_refuses_changes_to_an_issued_invoice(session):
             session.flush()
         session.rollback()
     assert session.get(Invoice, invoice.id).total_net == Decimal("60.00")
+
+
+def test_a_group_of_members_is_read_in_as_many_queries_whatever_its_size(session, engine):
+    """What a group bills, its aid and its numbers are read a group at a time: five times
+    the members, with aided lines, is not one more SELECT (the writes are batched too)."""
+    from sqlalchemy import event
+
+    from purchasing.billing import periods
+    from tests.factories.subsidies import make_programme
+
+    aided = make_product(
+        session, billing=Billing.MONTHLY, cost="25.00", price="30.00", subsidy_eligible=True
+    )
+    make_programme(session, products=[aided], envelope="100000.00")
+
+    def members(count: int) -> list[int]:
+        ids = []
+        for _ in range(count):
+            member = make_member(session, population=1200)
+            plain = make_product(session, billing=Billing.MONTHLY, cost="25.00", price="30.00")
+            order = make_order(
+                session, member=member, lines=[(aided, 1), (plain, 2)], status="ordered"
+            )
+            for line in order.lines:
+                order_services.record_commissioning(
+                    session, order.id, line.id, commissioned_on=date(2026, 11, 1), actor=None
+                )
+            ids.append(member.id)
+        session.commit()
+        return ids
+
+    def selects_to_bill(member_ids: list[int]) -> int:
+        statements: list[str] = []
+
+        def seen(_conn, _cursor, statement, *_args):
+            statements.append(statement)
+
+        event.listen(engine, "before_cursor_execute", seen)
+        try:
+            issued = run.invoice_members(
+                session,
+                member_ids,
+                periods.month(2026, 11),
+                settings=billing_settings(),
+                issued_by=None,
+                issue_date=NOV,
+            )
+        finally:
+            event.remove(engine, "before_cursor_execute", seen)
+        assert len(issued) == len(member_ids)
+        assert all(invoice.total_aid == Decimal("15.00") for invoice in issued)
+        return sum(statement.lstrip().upper().startswith("SELECT") for statement in statements)
+
+    few, many = members(2), members(10)
+    assert selects_to_bill(many) == selects_to_bill(few) > 0

@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from purchasing.numbering import NumberSequence, format_number, next_number
+from purchasing.numbering import NumberSequence, format_number, next_number, next_numbers
 
 
 def test_numbers_follow_each_other_per_series_and_year(session):
@@ -21,6 +21,21 @@ def test_a_rolled_back_number_is_handed_out_again(session):
     assert next_number(session, "FA", 2026) == 2
     nested.rollback()
     assert next_number(session, "FA", 2026) == 2
+
+
+def test_a_block_of_numbers_follows_the_last_one_and_goes_back_whole_on_rollback(session):
+    assert next_number(session, "FA", 2026) == 1
+    session.commit()
+    nested = session.begin_nested()
+    assert list(next_numbers(session, "FA", 2026, 50)) == list(range(2, 52))
+    nested.rollback()
+    assert list(next_numbers(session, "FA", 2026, 3)) == [2, 3, 4]
+    assert next_number(session, "FA", 2026) == 5
+
+
+def test_a_block_of_no_number_is_refused(session):
+    with pytest.raises(ValueError, match="at least 1"):
+        next_numbers(session, "FA", 2026, 0)
 
 
 def test_format():
