@@ -38,6 +38,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 
 from sqlalchemy import Engine, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -65,7 +66,15 @@ from purchasing.errors import NotFound, ValidationFailed
 from purchasing.fields import today_in_paris
 from purchasing.members.models import Member
 from purchasing.money import line_amount
-from purchasing.orders.models import Delivery, Order, OrderLine, Subscription
+from purchasing.orders.models import (
+    Delivery,
+    Order,
+    OrderLine,
+    QuantitySegment,
+    Subscription,
+    SubscriptionQuantity,
+    quantity_segments,
+)
 from purchasing.unit_of_work import transaction
 
 logger = logging.getLogger(__name__)
@@ -87,7 +96,34 @@ class BillingRunResult:
     members_seen: int
 
 
-def billing_periods(subscription: Subscription, up_to: Period) -> Iterator[Period]:
+@dataclass(frozen=True, slots=True)
+class BilledSubscription:
+    """What the run reads of a subscription and its order line to bill it: plain values
+    read in two queries for a whole group, rather than four ORM objects a subscription
+    (a fifth of the drafting time for the twenty subscriptions of each member)."""
+
+    id: int
+    member_id: int
+    billing_period: Billing
+    start_date: date
+    end_date: date | None
+    unit_price: Decimal
+    vat_rate: Decimal
+    #: ``(effective_from, quantity)`` pairs of the quantity history
+    history: tuple[tuple[date, Decimal], ...]
+    order_line_id: int
+    designation: str
+    sales_account: str | None
+    family_code: str | None
+    engagement_number: str | None
+
+    def quantity_segments(self, first: date, last: date) -> list[QuantitySegment]:
+        return quantity_segments(
+            self.history, start=self.start_date, end=self.end_date, first=first, last=last
+        )
+
+
+def billing_periods(subscription: BilledSubscription, up_to: Period) -> Iterator[Period]:
     """The billing periods of ``subscription`` from its start to the month billed.
 
     Monthly: every month from the start month to ``up_to``. Yearly: every calendar year
@@ -106,10 +142,9 @@ def billing_periods(subscription: Subscription, up_to: Period) -> Iterator[Perio
 
 
 def subscription_lines(
-    subscription: Subscription, up_to: Period, already_billed: set[date]
+    subscription: BilledSubscription, up_to: Period, already_billed: set[date]
 ) -> list[InvoiceLine]:
     """Invoice lines of the periods of ``subscription`` not billed yet."""
-    line = subscription.order_line
     lines = []
     for period in billing_periods(subscription, up_to):
         if period.start in already_billed:
@@ -122,7 +157,7 @@ def subscription_lines(
             partial = days != period.days
             lines.append(
                 _new_line(
-                    designation=line.designation,
+                    designation=subscription.designation,
                     unit=PERIOD_UNITS[subscription.billing_period],
                     quantity=segment.quantity,
                     unit_price=subscription.unit_price,
@@ -137,11 +172,11 @@ def subscription_lines(
                     period_days=period.days if partial else None,
                     service_start=segment.first,
                     service_end=segment.last,
-                    order_line_id=line.id,
+                    order_line_id=subscription.order_line_id,
                     subscription_id=subscription.id,
                     billed_period_start=period.start,
-                    sales_account=line.sales_account,
-                    family_code=line.family_code,
+                    sales_account=subscription.sales_account,
+                    family_code=subscription.family_code,
                 )
             )
     return lines
@@ -207,38 +242,15 @@ def pending_lines(
     return pending_lines_of(session, [member_id], up_to).get(member_id, {})
 
 
-_BILLED_ORDER_LINE_COLUMNS = (
-    OrderLine.order_id,
-    OrderLine.designation,
-    OrderLine.sales_account,
-    OrderLine.family_code,
-)
-
-
 def pending_lines_of(
     session: Session, member_ids: Sequence[int], up_to: Period
 ) -> dict[int, dict[str | None, list[InvoiceLine]]]:
-    """:func:`pending_lines` of several members at once, in four queries whatever their
+    """:func:`pending_lines` of several members at once, in five queries whatever their
     number: by member, then engagement number."""
     owed: dict[int, dict[str | None, list[InvoiceLine]]] = defaultdict(lambda: defaultdict(list))
-    subscriptions = session.scalars(
-        select(Subscription)
-        .where(Subscription.member_id.in_(member_ids), Subscription.start_date <= up_to.end)
-        .options(
-            selectinload(Subscription.quantities),
-            # What an invoice line copies of its order line, and no more: a group's
-            # thousand order lines load faster without their thirty other columns.
-            selectinload(Subscription.order_line)
-            .load_only(*_BILLED_ORDER_LINE_COLUMNS)
-            .selectinload(OrderLine.order)
-            .load_only(Order.member_id, Order.engagement_number),
-        )
-        .order_by(Subscription.id)
-    )
     billed = _billed_periods(session, member_ids)
-    for subscription in subscriptions:
-        engagement = subscription.order_line.order.engagement_number
-        owed[subscription.member_id][engagement].extend(
+    for subscription in billed_subscriptions(session, member_ids, up_to):
+        owed[subscription.member_id][subscription.engagement_number].extend(
             subscription_lines(subscription, up_to, billed.get(subscription.id, set()))
         )
     fee_lines = session.scalars(
@@ -275,6 +287,62 @@ def pending_lines_of(
         member_id: {engagement: lines for engagement, lines in groups.items() if lines}
         for member_id, groups in owed.items()
     }
+
+
+def billed_subscriptions(
+    session: Session, member_ids: Sequence[int], up_to: Period
+) -> list[BilledSubscription]:
+    """The subscriptions of ``member_ids`` started by the end of ``up_to``, in id order."""
+    started = (Subscription.member_id.in_(member_ids), Subscription.start_date <= up_to.end)
+    history: dict[int, list[tuple[date, Decimal]]] = defaultdict(list)
+    for subscription_id, effective_from, quantity in session.execute(
+        select(
+            SubscriptionQuantity.subscription_id,
+            SubscriptionQuantity.effective_from,
+            SubscriptionQuantity.quantity,
+        )
+        .join(Subscription, Subscription.id == SubscriptionQuantity.subscription_id)
+        .where(*started)
+    ):
+        history[subscription_id].append((effective_from, quantity))
+    rows = session.execute(
+        select(
+            Subscription.id,
+            Subscription.member_id,
+            Subscription.billing_period,
+            Subscription.start_date,
+            Subscription.end_date,
+            Subscription.unit_price,
+            Subscription.vat_rate,
+            Subscription.order_line_id,
+            OrderLine.designation,
+            OrderLine.sales_account,
+            OrderLine.family_code,
+            Order.engagement_number,
+        )
+        .join(OrderLine, OrderLine.id == Subscription.order_line_id)
+        .join(Order, Order.id == OrderLine.order_id)
+        .where(*started)
+        .order_by(Subscription.id)
+    )
+    return [
+        BilledSubscription(
+            id=row.id,
+            member_id=row.member_id,
+            billing_period=row.billing_period,
+            start_date=row.start_date,
+            end_date=row.end_date,
+            unit_price=row.unit_price,
+            vat_rate=row.vat_rate,
+            history=tuple(history[row.id]),
+            order_line_id=row.order_line_id,
+            designation=row.designation,
+            sales_account=row.sales_account,
+            family_code=row.family_code,
+            engagement_number=row.engagement_number,
+        )
+        for row in rows
+    ]
 
 
 def _billed_periods(session: Session, member_ids: Sequence[int]) -> dict[int, set[date]]:
