@@ -45,6 +45,7 @@ from pathlib import Path
 from lxml import etree
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
+from reportlab.lib.rl_accel import fp_str
 from reportlab.lib.units import mm
 from reportlab.lib.utils import simpleSplit
 from reportlab.pdfbase import pdfdoc, pdfmetrics
@@ -188,7 +189,9 @@ def warm_up() -> None:
 @cache
 def _register_fonts() -> None:
     for name, filename in FONT_FILES.items():
-        pdfmetrics.registerFont(TTFont(name, _embeddable(_font_path(filename))))
+        pdfmetrics.registerFont(
+            TTFont(name, _embeddable(_font_path(filename)), asciiReadable=False)
+        )
 
 
 #: Bump when :func:`_strip` changes what it keeps: cached fonts of an older kind are left.
@@ -809,25 +812,40 @@ def _decorate(page: _Page, number: int, count: int, running: str, legal: str) ->
 class _Page:
     """A page being drawn: shapes go straight to the canvas, texts into one text object
     laid over them when the page is finished (one text object a page, not one a string:
-    a third of the drawing time)."""
+    a third of the drawing time).
+
+    Texts are written as the text object's own operators, the way its ``textOut`` writes
+    a TrueType string (each run of characters of one font subset selected with ``Tf``,
+    shown with ``Tj``), less what an invoice never uses: the cursor's advance (every
+    text is placed with ``Tm``), the leading, shaping. Three hundred texts an invoice
+    made ``textOut`` a third of the rendering time.
+    """
 
     def __init__(self, canvas: Canvas) -> None:
         self.canvas = canvas
+        self._doc = canvas._doc
+        self._escape = canvas._escape
         self._text = canvas.beginText()
-        self._font: tuple[str, float] | None = None
+        self._code = self._text._code
+        #: (font, size, subset) of the last ``Tf``
+        self._font: tuple[str, float, int] | None = None
         self._color: colors.Color | None = None
 
     def text(self, x: float, baseline: float, text: str, style: Style, *, right: bool = False):
-        if self._font != (style.font, style.size):
-            self._font = (style.font, style.size)
-            self._text.setFont(style.font, style.size)
+        font = pdfmetrics.getFont(style.font)
         if self._color is not style.color:
             self._color = style.color
             self._text.setFillColor(style.color)
         if right:
-            x -= pdfmetrics.stringWidth(text, style.font, style.size)
-        self._text.setTextOrigin(x, baseline)
-        self._text.textOut(text)
+            x -= font.stringWidth(text, style.size)
+        code = self._code
+        code.append(f"1 0 0 1 {fp_str(x, baseline)} Tm")
+        for subset, chunk in font.splitString(text, self._doc):
+            if self._font != (style.font, style.size, subset):
+                self._font = (style.font, style.size, subset)
+                name = font.getSubsetInternalName(subset, self._doc)
+                code.append(f"{name} {fp_str(style.size)} Tf")
+            code.append(f"({self._escape(chunk)}) Tj")
 
     def line(self, x1: float, y1: float, x2: float, y2: float, color: colors.Color, width: float):
         self.canvas.setStrokeColor(color)
