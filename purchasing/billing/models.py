@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import (
     DDL,
@@ -32,9 +32,7 @@ from sqlalchemy.orm.util import identity_key
 
 from purchasing.billing.document import DocumentKind
 from purchasing.db import Base, Rate, enum_column, utcnow
-
-if TYPE_CHECKING:
-    from purchasing.members.models import Member
+from purchasing.members.models import Member
 
 #: Number series of each kind: FA-2026-000123, AV-2026-000004.
 SERIES = {DocumentKind.INVOICE: "FA", DocumentKind.CREDIT_NOTE: "AV"}
