@@ -30,8 +30,9 @@ import tempfile
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar, Literal, NamedTuple
 
@@ -619,6 +620,8 @@ def fec_text(value: str | None) -> str:
     """
     if not value:
         return ""
+    if value.isascii() and value.isprintable():
+        return value  # most values: nothing to change (tabs and line breaks are not printable)
     text = value.translate(_FEC_TRANSLITERATION)
     try:
         text.encode(FEC_ENCODING)
@@ -742,7 +745,14 @@ def _fec_date(day: date | str) -> str:
 
 def _paris_day(moment: datetime) -> str:
     """The day in Paris of a timestamp (stored in UTC), AAAAMMJJ."""
-    return f"{moment.astimezone(PARIS):%Y%m%d}"
+    # Paris is a whole number of hours from UTC, changing on the hour: every moment of a
+    # UTC hour falls on the same Paris day, which is worked out once per hour exported.
+    return _paris_day_of_hour(moment.year, moment.month, moment.day, moment.hour, moment.tzinfo)
+
+
+@lru_cache(maxsize=4096)
+def _paris_day_of_hour(year: int, month: int, day: int, hour: int, tzinfo: Any) -> str:
+    return f"{datetime(year, month, day, hour, tzinfo=tzinfo or UTC).astimezone(PARIS):%Y%m%d}"
 
 
 def fec_chunks(session: Session, scope: ExportScope, settings: LedgerSettings) -> Iterator[bytes]:

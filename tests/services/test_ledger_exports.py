@@ -6,7 +6,7 @@ import csv
 import io
 import re
 from collections import defaultdict
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -167,11 +167,28 @@ class TestText:
             ("a\tb\r\nc", "a b  c"),
             ("Łódź", "?ódz"),  # ź loses its accent; Ł has no plain form
             ("€ œ Ÿ", "€ œ Ÿ"),
+            ("FA-2026-000123", "FA-2026-000123"),
             (None, ""),
         ],
     )
     def test_values_are_made_fit_for_the_fec(self, text, expected):
         assert exports.fec_text(text) == expected
+
+    @pytest.mark.parametrize(
+        ("moment", "day"),
+        [
+            # Winter (UTC+1) and summer (UTC+2): late evening in UTC is the next Paris day.
+            (datetime(2026, 3, 28, 22, 59, tzinfo=UTC), "20260328"),
+            (datetime(2026, 3, 28, 23, 0, tzinfo=UTC), "20260329"),
+            (datetime(2026, 10, 24, 21, 59, tzinfo=UTC), "20261024"),
+            (datetime(2026, 10, 24, 22, 0, tzinfo=UTC), "20261025"),
+            # The night of the change to winter time: 01:00 UTC is 02:00 Paris again.
+            (datetime(2026, 10, 25, 1, 30, tzinfo=UTC), "20261025"),
+            (datetime(2026, 12, 31, 23, 30, tzinfo=UTC), "20270101"),
+        ],
+    )
+    def test_validation_dates_are_paris_days(self, moment, day):
+        assert exports._paris_day(moment) == day
 
 
 class TestReports:
