@@ -1,7 +1,8 @@
 """Document numbers: per series and fiscal year, unique, chronological and without gaps.
 
 The counter row is incremented with ``UPDATE ... RETURNING`` inside the caller's
-transaction: the row lock serialises concurrent issuers (PostgreSQL) and a rollback gives
+transaction (one statement; the row is created with the first number of a series and
+year): the row lock serialises concurrent issuers (PostgreSQL) and a rollback gives
 the number back, so a number exists only if the document that carries it was committed.
 """
 
@@ -32,23 +33,27 @@ def next_number(session: Session, series: str, fiscal_year: int) -> int:
 
 def next_numbers(session: Session, series: str, fiscal_year: int, count: int) -> range:
     """Reserve the next ``count`` numbers of ``series`` for ``fiscal_year`` at once, in the
-    current transaction: two statements for a billing run's group of invoices rather than
-    two each. The caller must use them all, in order, or roll back."""
+    current transaction: one statement for a billing run's group of invoices rather than
+    one each. The caller must use them all, in order, or roll back."""
     if count < 1:
         raise ValueError(f"count must be at least 1, not {count}")
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    session.execute(
-        insert(NumberSequence)
-        .values(series=series, fiscal_year=fiscal_year, last_value=0)
-        .on_conflict_do_nothing()
-    )
-    last = session.execute(
+    counter = (
         update(NumberSequence)
         .where(NumberSequence.series == series, NumberSequence.fiscal_year == fiscal_year)
         .values(last_value=NumberSequence.last_value + count)
         .returning(NumberSequence.last_value)
-    ).scalar_one()
+    )
+    last = session.execute(counter).scalar_one_or_none()
+    if last is None:
+        # The series' first number of the year: its counter row is created (a concurrent
+        # creator wins the key, and we wait for it), then counted on like any other.
+        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        session.execute(
+            insert(NumberSequence)
+            .values(series=series, fiscal_year=fiscal_year, last_value=0)
+            .on_conflict_do_nothing()
+        )
+        last = session.execute(counter).scalar_one()
     return range(last - count + 1, last + 1)
 
 

@@ -498,3 +498,45 @@ _ENTRY_COLUMNS = (
     "source_kind",
     "total",
 )
+
+
+class TestBatches:
+    """Events are posted many to a transaction, each in its own savepoint."""
+
+    def test_a_refused_event_inside_a_batch_leaves_the_others_posted_and_no_gap(
+        self, session, monkeypatch
+    ):
+        monkeypatch.setattr(services, "POSTING_BATCH", 2)
+        member = make_member(session)
+        events = [subsidy_received(session, amount="10.00"), subsidy_received(session)]
+        bad = publish_event(
+            session, "invoice.issued", TestFederAid()._invoice_payload(member, total_gross="121.00")
+        )
+        events += [subsidy_received(session, amount="30.00"), subsidy_received(session)]
+        progress: list[tuple[int, int]] = []
+
+        result = post_all(session, progress=lambda done, total: progress.append((done, total)))
+
+        assert [refusal.event_id for refusal in result.refused] == [bad.id]
+        assert (result.posted, result.pending) == (4, 1)
+        assert entry_for(session, bad) is None
+        numbers = [entry_for(session, event).sequence for event in events]
+        assert numbers == [1, 2, 3, 4]  # the refused event's number was given back
+        assert progress == [(n, 5) for n in range(1, 6)]
+        assert session.get(DomainEvent, bad.id).consumed_at is None
+
+    def test_a_run_of_more_events_than_a_batch_posts_each_once(self, session, monkeypatch):
+        monkeypatch.setattr(services, "POSTING_BATCH", 3)
+        events = [subsidy_received(session, amount=f"{n}.00") for n in range(1, 8)]
+
+        first = post_all(session)
+        second = post_all(session)
+
+        assert (first.posted, second.posted, second.pending) == (7, 0, 0)
+        assert [entry_for(session, event).sequence for event in events] == list(range(1, 8))
+        audited = session.scalar(
+            select(func.count())
+            .select_from(AuditRecord)
+            .where(AuditRecord.action == "journal_entry.posted")
+        )
+        assert audited == 7
