@@ -3,18 +3,18 @@
 Posting
 -------
 :func:`post_pending_events` reads the outbox (``purchasing.events``): the events of the
-kinds the ledger posts whose ``consumed_at`` is empty, in id order. Each event is posted in
-its own savepoint, up to :data:`POSTING_BATCH` of them in one transaction: the entry
-(numbered in its fiscal year's continuous sequence) and the event's ``consumed_at`` are
-written together or not at all. An event that cannot be posted (its fiscal year is
-closed, an account is missing from the chart, its payload is wrong) is rolled back to its
-savepoint, number included, so the sequence stays without gaps; it stays pending and is
-reported with the reason, and the others of its batch are posted. A batch's events are
+kinds the ledger posts whose ``consumed_at`` is empty, in id order, up to
+:data:`POSTING_BATCH` of them in one transaction. Each event is drafted and checked first
+(its payload, its accounts, its fiscal year, which may be closed); one that cannot be
+posted changes nothing, stays pending and is reported with the reason, and the others of
+its batch are posted. The entries checked are then written together (see
+``_BatchPosting``), numbered in their fiscal year's continuous sequence, with the events'
+``consumed_at``: all or nothing, so the sequence stays without gaps. A batch's events are
 locked together, in id order, so two runs at once never post one twice nor wait on each
 other in a circle. A run interrupted half-way is resumed by running it again, and running
 it twice posts nothing twice; the unique ``source_event_id`` of an entry is the last
-guard. (One transaction per event cost a commit each: 19 ms an event, most of a billing
-run's posting time.)
+guard. (One transaction per event cost a commit each, 19 ms an event; one savepoint and
+eight statements per event still cost 13.5 ms of CPU, against 4.3 ms written together.)
 
 Posting an entry also letters what it settles: the invoice a payment or a credit note
 pays off in full, with everything that paid it (see :mod:`purchasing.ledger.lettering`).
@@ -75,7 +75,7 @@ from purchasing.ledger.posting import (
 )
 from purchasing.ledger.settings import LedgerSettings, configured_settings
 from purchasing.members.models import Member
-from purchasing.numbering import next_number
+from purchasing.numbering import next_number, next_numbers
 from purchasing.unit_of_work import Page, paginate, transaction
 
 __all__ = [
@@ -111,6 +111,8 @@ MEMBER_AUX_FORMAT = "M{:05d}"
 _BATCH = 500
 #: Events posted per transaction (each in its own savepoint).
 POSTING_BATCH = 200
+#: Matching keys looked up per query while lettering a segment of entries.
+_LETTERING_LOOKUP = 300
 #: The fiscal years the books may hold (a CHECK of the table).
 FIRST_YEAR, LAST_YEAR = 2000, 2100
 
@@ -184,7 +186,7 @@ def post_pending_events(
     limit: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> PostingResult:
-    """Post the pending events in id order, each in its own transaction (see module doc).
+    """Post the pending events in id order, many to a transaction (see module doc).
 
     ``posted_by`` is None for the operator command. ``limit`` bounds how many events are
     tried; ``progress(done, total)`` is called after each one.
@@ -199,26 +201,20 @@ def post_pending_events(
         with transaction(session):
             events = _lock_events(session, [event_id for event_id, _kind in batch])
             directory.read_members(events)
-            years: dict[int, FiscalYear] = {}
+            posting = _BatchPosting(session, settings, directory, posted_by)
             for event_id, kind in batch:
-                event = events.get(event_id)
                 try:
-                    outcome = _post_event(
-                        session,
-                        event,
-                        settings=settings,
-                        directory=directory,
-                        posted_by=posted_by,
-                        years=years,
-                    )
+                    posting.add(events.get(event_id))
                 except DomainError as exc:
                     refused.append(PostingRefusal(event_id, kind, exc.message, exc.errors))
-                else:
-                    posted += outcome is _Outcome.POSTED
-                    empty += outcome is _Outcome.EMPTY
-                tried += 1
-                if progress is not None:
-                    progress(tried, total)
+            outcomes = posting.finish()
+        for event_id, _kind in batch:
+            outcome = outcomes.get(event_id)
+            posted += outcome is _Outcome.POSTED
+            empty += outcome is _Outcome.EMPTY
+            tried += 1
+            if progress is not None:
+                progress(tried, total)
     pending = _count(session, pending_events(session))
     session.commit()  # end the reading transaction
     return PostingResult(posted=posted, empty=empty, refused=tuple(refused), pending=pending)
@@ -276,22 +272,144 @@ class _Outcome(enum.Enum):
     ALREADY_POSTED = "already posted"
 
 
+@dataclass
+class _Posting:
+    """An event drafted and checked, waiting to be written with its segment."""
+
+    event: DomainEvent
+    draft: EntryDraft
+    year: FiscalYear | None
+    keys: frozenset[MatchingKey]
+
+
+class _BatchPosting:
+    """The events of one transaction, drafted one by one and written a segment at a time.
+
+    Everything that may refuse an event (its payload, its accounts, its fiscal year) is
+    checked as it is added, before anything of it is written: a refused event changes
+    nothing and the others go on. The entries checked are then written together: one
+    ``UPDATE`` numbers all those of a year, one ``INSERT`` writes them, one their lines,
+    one their audit records, one query finds what they may letter. That is what makes
+    posting a billing run's thousands of invoices fast: a few statements for two hundred
+    entries, where one entry at a time took eight each.
+
+    A segment never holds two entries with a matching key in common (an invoice and the
+    payment that settles it): the second starts the next segment, once the first is
+    written and lettered, so lettering sees what it would have seen one event at a time.
+    A segment the database refuses (a concurrent run has just posted one of its events)
+    is rolled back to its savepoint and its events posted again one by one.
+    """
+
+    def __init__(
+        self,
+        session: Session,
+        settings: LedgerSettings,
+        directory: _DatabaseDirectory,
+        posted_by: Actor | None,
+    ) -> None:
+        self.session, self.settings, self.directory = session, settings, directory
+        self.posted_by = posted_by
+        self.years: dict[int, FiscalYear] = {}
+        self.segment: list[_Posting] = []
+        self.segment_keys: set[MatchingKey] = set()
+        self.outcomes: dict[int, _Outcome] = {}
+
+    def add(self, event: DomainEvent | None) -> None:
+        """Draft and check ``event`` (None: posted by another run since); DomainError if
+        it cannot be posted, and nothing of it is kept."""
+        if event is None:
+            return
+        draft = draft_entry(event.kind, event.payload, self.settings.accounts, self.directory)
+        year, keys = None, frozenset[MatchingKey]()
+        if not draft.is_empty:
+            year = self.years.get(draft.entry_date.year)
+            if year is None:
+                # A year opened for an event refused after all is given back with it.
+                with self.session.begin_nested():
+                    year = _fiscal_year_taking_postings(
+                        self.session, draft.entry_date.year, self.posted_by
+                    )
+                    self.directory.check_accounts(draft)
+                self.years[year.year] = year
+            else:
+                self.directory.check_accounts(draft)
+            keys = _draft_keys(draft)
+        if keys & self.segment_keys:
+            self._write_segment()
+        self.segment.append(_Posting(event, draft, year, keys))
+        self.segment_keys |= keys
+
+    def finish(self) -> dict[int, _Outcome]:
+        """Write what is left; the outcome of each event written, by id."""
+        self._write_segment()
+        return self.outcomes
+
+    def _write_segment(self) -> None:
+        segment, self.segment, self.segment_keys = self.segment, [], set()
+        if not segment:
+            return
+        try:
+            with self.session.begin_nested():
+                self._write(segment)
+        except IntegrityError as exc:
+            if "source_event_id" not in str(exc.orig):
+                raise
+            for posting in segment:  # one by one, each in its own savepoint
+                self.outcomes[posting.event.id] = _post_event(
+                    self.session,
+                    posting.event,
+                    settings=self.settings,
+                    directory=self.directory,
+                    posted_by=self.posted_by,
+                    years=self.years,
+                )
+            return
+        for posting in segment:
+            self.outcomes[posting.event.id] = (
+                _Outcome.EMPTY if posting.draft.is_empty else _Outcome.POSTED
+            )
+
+    def _write(self, segment: Sequence[_Posting]) -> None:
+        session = self.session
+        entries: list[tuple[_Posting, JournalEntry]] = []
+        by_year: dict[int, list[_Posting]] = {}
+        for posting in segment:
+            if posting.year is not None:
+                by_year.setdefault(posting.year.year, []).append(posting)
+        sequences: dict[int, int] = {}
+        for year, postings in by_year.items():
+            numbers = next_numbers(session, ENTRY_SERIES, year, len(postings))
+            sequences.update(zip((id(p) for p in postings), numbers, strict=True))
+        for posting in segment:
+            if posting.year is not None:
+                entry = _new_entry(
+                    posting.draft, posting.year, posting.event, sequences[id(posting)]
+                )
+                session.add(entry)
+                entries.append((posting, entry))
+        session.flush()  # the entries and their lines: their ids for the audit records
+        now = utcnow()
+        for posting in segment:
+            posting.event.consumed_at = now
+        for _posting, entry in entries:
+            _record_posting(session, entry, self.posted_by)
+        settling = _keys_to_letter(session, [entry for _posting, entry in entries])
+        for year in sorted(settling):
+            letter_settled_items(session, year, settling[year])
+        session.flush()
+
+
 def _post_event(
     session: Session,
-    event: DomainEvent | None,
+    event: DomainEvent,
     *,
     settings: LedgerSettings,
     directory: _DatabaseDirectory,
     posted_by: Actor | None,
     years: dict[int, FiscalYear],
 ) -> _Outcome:
-    """Post one locked event in its own savepoint of the batch's transaction.
-
-    ``years`` holds the fiscal years this transaction has locked and found open: each is
-    looked up once a batch, and only kept once an entry of it is written (a savepoint
-    rolled back may have opened it)."""
-    if event is None:
-        return _Outcome.ALREADY_POSTED
+    """Post one locked event in its own savepoint: the way back for a segment the
+    database refused as a whole."""
     try:
         with session.begin_nested():
             draft = draft_entry(event.kind, event.payload, settings.accounts, directory)
@@ -302,15 +420,14 @@ def _post_event(
                 directory.check_accounts(draft)
                 entry = _write_entry(session, draft, year, event)
                 _record_posting(session, entry, posted_by)
-                letter_settled_items(session, year.year, _keys_to_letter(session, entry))
+                settling = _keys_to_letter(session, [entry])
+                letter_settled_items(session, year.year, settling.get(year.year, set()))
             event.consumed_at = utcnow()
             session.flush()
     except IntegrityError as exc:
         if "source_event_id" not in str(exc.orig):
             raise
         return _Outcome.ALREADY_POSTED  # a concurrent run won the unique key
-    if not draft.is_empty:
-        years[year.year] = year
     return _Outcome.EMPTY if draft.is_empty else _Outcome.POSTED
 
 
@@ -323,9 +440,20 @@ def _write_entry(
     sequence: int | None = None,
 ) -> JournalEntry:
     """The entry, numbered next in its year unless its ``sequence`` is given (entry 0)."""
-    entry = JournalEntry(
+    if sequence is None:
+        sequence = next_number(session, ENTRY_SERIES, year.year)
+    entry = _new_entry(draft, year, event, sequence)
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def _new_entry(
+    draft: EntryDraft, year: FiscalYear, event: DomainEvent, sequence: int
+) -> JournalEntry:
+    return JournalEntry(
         fiscal_year=year.year,
-        sequence=next_number(session, ENTRY_SERIES, year.year) if sequence is None else sequence,
+        sequence=sequence,
         entry_date=draft.entry_date,
         journal=draft.journal,
         document_reference=draft.reference,
@@ -347,9 +475,6 @@ def _write_entry(
             for position, line in enumerate(draft.lines, start=1)
         ],
     )
-    session.add(entry)
-    session.flush()
-    return entry
 
 
 def _record_posting(session: Session, entry: JournalEntry, actor: Actor | None) -> None:
@@ -368,42 +493,58 @@ def _record_posting(session: Session, entry: JournalEntry, actor: Actor | None) 
     )
 
 
-def _matching_keys(entry: JournalEntry) -> set[MatchingKey]:
-    return {key for line in entry.lines if (key := MatchingKey.of(line)) is not None}
+def _draft_keys(draft: EntryDraft) -> frozenset[MatchingKey]:
+    """The matching keys the entry of ``draft`` will carry (see ``MatchingKey.of``)."""
+    return frozenset(
+        MatchingKey(line.account, line.party.number, line.matching)
+        for line in draft.lines
+        if line.matching is not None and line.party is not None
+    )
 
 
-def _keys_to_letter(session: Session, entry: JournalEntry) -> set[MatchingKey]:
-    """The items ``entry`` may settle: those it balances by itself, and those with lines
-    of other entries. An invoice's entry opens its item (nothing else carries its number
-    yet): one indexed look-up rather than the lettering's query, for every invoice."""
-    keys = _matching_keys(entry)
-    if not keys:
-        return keys
-    own: dict[MatchingKey, Decimal] = {}
-    for line in entry.lines:
-        key = MatchingKey.of(line)
-        if key is not None:
-            own[key] = own.get(key, Decimal(0)) + line.debit - line.credit
-    with_others = {
-        MatchingKey(*row)
-        for row in session.execute(
-            select(
-                JournalLine.account_number,
-                JournalLine.auxiliary_number,
-                JournalLine.matching_reference,
-            )
-            .where(
-                tuple_(
+def _keys_to_letter(
+    session: Session, entries: Sequence[JournalEntry]
+) -> dict[int, set[MatchingKey]]:
+    """The items the ``entries`` may settle, by fiscal year: those an entry balances by
+    itself, and those with lines of entries written before. None of the ``entries`` shares
+    a key with another. An invoice's entry opens its item (nothing else carries its number
+    yet): one indexed look-up for all the entries, rather than the lettering's query."""
+    own: dict[MatchingKey, tuple[int, Decimal]] = {}
+    for entry in entries:
+        for line in entry.lines:
+            key = MatchingKey.of(line)
+            if key is not None:
+                _year, balance = own.get(key, (entry.fiscal_year, Decimal(0)))
+                own[key] = (entry.fiscal_year, balance + line.debit - line.credit)
+    if not own:
+        return {}
+    with_others: set[MatchingKey] = set()
+    wanted = [(key.account, key.auxiliary, key.reference) for key in own]
+    for start in range(0, len(wanted), _LETTERING_LOOKUP):
+        with_others.update(
+            MatchingKey(*row)
+            for row in session.execute(
+                select(
                     JournalLine.account_number,
                     JournalLine.auxiliary_number,
                     JournalLine.matching_reference,
-                ).in_([(key.account, key.auxiliary, key.reference) for key in keys]),
-                JournalLine.entry_id != entry.id,
+                )
+                .where(
+                    tuple_(
+                        JournalLine.account_number,
+                        JournalLine.auxiliary_number,
+                        JournalLine.matching_reference,
+                    ).in_(wanted[start : start + _LETTERING_LOOKUP]),
+                    JournalLine.entry_id.not_in([entry.id for entry in entries]),
+                )
+                .distinct()
             )
-            .distinct()
         )
-    }
-    return {key for key in keys if key in with_others or own[key] == 0}
+    settling: dict[int, set[MatchingKey]] = {}
+    for key, (year, balance) in own.items():
+        if key in with_others or balance == 0:
+            settling.setdefault(year, set()).add(key)
+    return settling
 
 
 class _DatabaseDirectory:

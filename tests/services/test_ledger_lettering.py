@@ -127,6 +127,22 @@ class TestSettlement:
             ("BQ", "0,00", "144,00", "A", "20260410"),
         ]
 
+    def test_events_posted_together_letter_as_they_would_one_at_a_time(self, session):
+        """An invoice paid in full, then partly credited: posted in one batch, the invoice
+        and its payment letter when the payment is written, and the later credit note,
+        which no longer balances anything, stays open."""
+        invoice = make_issued_invoice(session)
+        _pay(session, invoice, "288.00", date(2026, 4, 2))
+        _credit(session, invoice, net="120.00", on=date(2026, 4, 3))  # 144.00 incl. VAT
+
+        post_all(session)
+
+        assert _receivable(fec_records(session, 2026)) == [
+            ("VE", "288,00", "0,00", "A", "20260402"),
+            ("BQ", "0,00", "288,00", "A", "20260402"),
+            ("VE", "0,00", "144,00", "", ""),
+        ]
+
     def test_each_invoice_gets_its_own_letter_in_the_order_it_is_settled(self, session):
         first = make_issued_invoice(session)
         second = make_issued_invoice(session)
