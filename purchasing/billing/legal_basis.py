@@ -70,10 +70,9 @@ def legal_bases(session: Session, lines: Iterable[InvoiceLine]) -> dict[int, Leg
             .options(selectinload(OrderLine.market_lot).selectinload(MarketLot.market))
         )
     }
-    return {
-        line.id: _basis_of(order_lines.get(order_line_id(line)))  # type: ignore[arg-type]
-        for line in lines
-    }
+    # One basis per order line, shared by its lines (a month, a set-up fee, a delivery).
+    bases = {line_id: _basis_of(order_line) for line_id, order_line in order_lines.items()}
+    return {line.id: bases.get(order_line_id(line), NONE) for line in lines}
 
 
 def legal_basis(line: InvoiceLine) -> LegalBasis:

@@ -182,20 +182,21 @@ def subscription_lines(
     return lines
 
 
-#: The invoice line columns that some lines leave empty. Every new line names them all,
-#: so that the lines of a group are written by one INSERT rather than one per change of
-#: the columns given (the ORM batches only rows that name the same columns).
-_OPTIONAL_LINE_COLUMNS = (
-    "prorata_days",
-    "period_days",
-    "delivery_id",
-    "subscription_id",
-    "billed_period_start",
-)
+#: The invoice line columns that some lines leave to their default. Every new line names
+#: them all, so that the lines of a group are written by one INSERT rather than one per
+#: change of the columns given (the ORM batches only rows that name the same columns).
+_OPTIONAL_LINE_COLUMNS: dict[str, object] = {
+    "prorata_days": None,
+    "period_days": None,
+    "delivery_id": None,
+    "subscription_id": None,
+    "billed_period_start": None,
+    "is_setup_fee": False,
+}
 
 
 def _new_line(**values: object) -> InvoiceLine:
-    return InvoiceLine(**{**dict.fromkeys(_OPTIONAL_LINE_COLUMNS), **values})
+    return InvoiceLine(**{**_OPTIONAL_LINE_COLUMNS, **values})
 
 
 def setup_fee_line(line: OrderLine) -> InvoiceLine:

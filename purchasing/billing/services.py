@@ -26,6 +26,7 @@ from decimal import Decimal
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
+from sqlalchemy.orm.attributes import flag_modified
 
 from purchasing.audit.services import record_change
 from purchasing.auth.roles import Actor, member_scope, visible_to
@@ -341,6 +342,9 @@ def _number_and_figure(
     invoice.total_net, invoice.total_vat = totals.total_net, totals.total_vat
     invoice.total_gross, invoice.amount_due = totals.total_gross, totals.amount_due
     invoice.total_aid = doc.total_aid(document_lines)
+    # Written even when it stays 0,00: the ORM batches only updates of the same columns,
+    # so the invoices of a group, aided or not, are then issued by one UPDATE, not many.
+    flag_modified(invoice, "total_aid")
     invoice.issued_at, invoice.issued_by_id = utcnow(), _actor_id(issued_by)
     invoice.status = InvoiceStatus.ISSUED
 
