@@ -262,7 +262,8 @@ def _parse_wrk(out: str) -> dict[str, float]:
 
 def _cpu_use(master: int) -> dict[str, float] | None:
     """CPU seconds used so far by the gunicorn workers (children of ``master``) and by the
-    local PostgreSQL server's processes, and the machine's idle seconds; None off Linux.
+    local PostgreSQL server's processes, the machine's idle seconds and the monotonic
+    clock (the scenario's wall time); None off Linux.
 
     Tells where a request's time goes, and whether the machine was saturated: a worker
     that took more than its share of wrk's connections leaves cores idle.
