@@ -27,6 +27,7 @@ order already moved on and is refused.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -61,6 +62,7 @@ from purchasing.numbering import format_number, next_number
 from purchasing.orders import markets, purchase_orders, subscriptions
 from purchasing.orders.models import (
     QUOTABLE_STATUSES,
+    REFERENCE_LENGTH,
     Delivery,
     Order,
     OrderLine,
@@ -249,19 +251,28 @@ def create_order(
                             f"lines[{index}].{field}": msgs for field, msgs in exc.errors.items()
                         },
                     ) from None
-            # The number last: its counter row stays locked until the commit, so the less
-            # work after it, the more orders the centre can take at once.
-            year = order_date.year
-            order.reference = format_number(
-                ORDER_SERIES, year, next_number(session, ORDER_SERIES, year)
-            )
+            # The number last: its counter row stays locked until the commit, so the order
+            # and its lines are written first under a reference no one else can see nor
+            # take, and the lock covers only the number, this order's update and its audit.
+            order.reference = _provisional_reference()
         session.flush()  # the order and its lines
-        _record(session, actor, "order.created", order, after=snapshot(order))
         for line in placed:
             _record_new_line(session, line, actor=actor)
+        session.flush()  # their audit records too, before the lock
+        year = order_date.year
+        order.reference = format_number(
+            ORDER_SERIES, year, next_number(session, ORDER_SERIES, year)
+        )
+        _record(session, actor, "order.created", order, after=snapshot(order))
         if submit:
             _submit(session, order, actor=actor)
     return order
+
+
+def _provisional_reference() -> str:
+    """A reference unique among the orders (their ``CMD-`` numbers included) that a new
+    order carries inside its own transaction only, until it takes its number."""
+    return "~" + secrets.token_hex(REFERENCE_LENGTH)[: REFERENCE_LENGTH - 1]
 
 
 def update_order(
