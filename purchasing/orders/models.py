@@ -87,6 +87,8 @@ SUPPLIER_INVOICE_NUMBER_LENGTH = 50
 
 #: Quantities keep three decimals (days, metres): "1.5" jours d'audit.
 QUANTITY_QUANTUM = Decimal("0.001")
+#: Nothing delivered yet, with the column's three decimals (as an audit record shows it).
+NO_QUANTITY = Decimal("0.000")
 #: The largest amount a ``Money`` column (Numeric(14, 2)) holds.
 MAX_AMOUNT = Decimal("999999999999.99")
 
@@ -424,7 +426,7 @@ class OrderLine(Base):
 
     # Follow-up.
     #: Of a one-off item: how much of the quantity has been delivered so far.
-    delivered_quantity: Mapped[Decimal] = mapped_column(QuantityType, default=ZERO)
+    delivered_quantity: Mapped[Decimal] = mapped_column(QuantityType, default=NO_QUANTITY)
     #: Of a recurring item: the commissioning date (mise en service), from which it is billed.
     commissioned_on: Mapped[date | None]
     #: The day the set-up fee fell due (the commissioning date), for billing to invoice once.

@@ -38,7 +38,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from purchasing.audit.services import record_change, snapshot
+from purchasing.audit.services import NewRecord, record_change, record_changes, snapshot
 from purchasing.auth.roles import Actor, Role, member_scope, visible_to
 from purchasing.catalog.models import Product, Supplier
 from purchasing.catalog.services import (
@@ -256,14 +256,19 @@ def create_order(
             # take, and the lock covers only the number, this order's update and its audit.
             order.reference = _provisional_reference()
         session.flush()  # the order and its lines
-        for line in placed:
-            _record_new_line(session, line, actor=actor)
-        session.flush()  # their audit records too, before the lock
         year = order_date.year
         order.reference = format_number(
             ORDER_SERIES, year, next_number(session, ORDER_SERIES, year)
         )
-        _record(session, actor, "order.created", order, after=snapshot(order))
+        # The lines' records and the order's, numbered, in one INSERT.
+        record_changes(
+            session,
+            actor=actor,
+            records=[
+                *(_new_line_record(line) for line in placed),
+                NewRecord("order.created", "order", order.id, after=snapshot(order)),
+            ],
+        )
         if submit:
             _submit(session, order, actor=actor)
     return order
@@ -362,18 +367,25 @@ def _place_line(
 
 
 def _record_new_line(session: Session, line: OrderLine, *, actor: Actor | None) -> None:
-    """Audit a line just flushed; a new line has no delivery nor subscription yet, which
-    the session is told so that showing the line reads nothing more."""
-    set_committed_value(line, "deliveries", [])
-    set_committed_value(line, "subscription", None)
+    """Audit a line just flushed."""
+    record = _new_line_record(line)
     record_change(
         session,
         actor=actor,
-        action="order_line.added",
-        entity="order_line",
-        entity_id=line.id,
-        after=snapshot(line),
+        action=record.action,
+        entity=record.entity,
+        entity_id=record.entity_id,
+        after=record.after,
     )
+
+
+def _new_line_record(line: OrderLine) -> NewRecord:
+    """The audit record of a line just flushed; a new line has no delivery nor
+    subscription yet, which the session is told so that showing the line reads nothing
+    more."""
+    set_committed_value(line, "deliveries", [])
+    set_committed_value(line, "subscription", None)
+    return NewRecord("order_line.added", "order_line", line.id, after=snapshot(line))
 
 
 def update_order_line(

@@ -103,6 +103,42 @@ class TestDrafts:
         assert first.created_by_id == agent.id
         assert audit_actions(session, "order", first.id) == ["order.created"]
 
+    def test_an_order_placed_with_its_lines_audits_each_as_written(
+        self, session, agent, member, mailbox, camera
+    ):
+        order = services.create_order(
+            session,
+            actor=agent,
+            lines=[
+                LineInput(sku="MC-MAIL", quantity=D(2)),
+                LineInput(sku="VID-CAM", quantity=D(1)),
+            ],
+        )
+        session.expire_all()
+        records = session.scalars(
+            select(AuditRecord)
+            .where(AuditRecord.action.in_(["order.created", "order_line.added"]))
+            .order_by(AuditRecord.id)
+        ).all()
+        lines = session.get(Order, order.id).lines
+        assert [(r.action, r.entity_id) for r in records] == [
+            ("order_line.added", str(lines[0].id)),
+            ("order_line.added", str(lines[1].id)),
+            ("order.created", str(order.id)),
+        ]
+        assert {(r.actor_id, r.actor_label, r.before) for r in records} == {
+            (agent.id, "mairie@audresselles.fr", None)
+        }
+        # What each row holds once read back, three-decimal quantities and the CMD number
+        # included.
+        assert [r.after for r in records] == [
+            snapshot(lines[0]),
+            snapshot(lines[1]),
+            snapshot(session.get(Order, order.id)),
+        ]
+        assert records[2].after["reference"] == order.reference
+        assert records[0].at <= records[2].at
+
     def test_a_member_user_orders_for_its_own_member_only(self, session, agent):
         other = make_member(session)
         with pytest.raises(ValidationFailed) as refused:
