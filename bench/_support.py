@@ -336,11 +336,12 @@ def _line_values(session: Any, quote: Any) -> dict[str, Any]:
     from sqlalchemy import inspect
 
     from purchasing.catalog.models import Product
+    from purchasing.catalog.orderable import as_orderable
     from purchasing.orders.models import OrderLine
 
     if quote.price_version_id not in _LINE_VALUES:
-        product = session.get(Product, quote.product_id)
-        line = OrderLine.priced(product, quote, quantity=Decimal(1), position=1)
+        product = as_orderable(session.get(Product, quote.product_id), quote)
+        line = OrderLine.priced(product, quantity=Decimal(1), position=1)
         if line in session:
             session.expunge(line)
         values = {}

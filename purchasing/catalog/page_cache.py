@@ -14,39 +14,45 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from flask import Flask, Response
+
+V = TypeVar("V")
 
 #: Entries kept per process: a page of 20 products is about 12 kB.
 DEFAULT_SIZE = 512
 
 
-class PageCache:
-    """A thread-safe LRU of response bodies."""
+class LruCache(Generic[V]):
+    """A thread-safe, bounded map that forgets what was used least recently."""
 
     def __init__(self, size: int = DEFAULT_SIZE) -> None:
         self.size = size
-        self._bodies: OrderedDict[Hashable, bytes] = OrderedDict()
+        self._values: OrderedDict[Hashable, V] = OrderedDict()
         self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> V | None:
+        with self._lock:
+            value = self._values.get(key)
+            if value is not None:
+                self._values.move_to_end(key)
+            return value
+
+    def put(self, key: Hashable, value: V) -> None:
+        with self._lock:
+            self._values[key] = value
+            self._values.move_to_end(key)
+            while len(self._values) > self.size:
+                self._values.popitem(last=False)
+
+
+class PageCache(LruCache[bytes]):
+    """Response bodies, in an LRU."""
 
     @staticmethod
     def key(version: str | None, audience: str, query: Mapping[str, Any]) -> Hashable:
         return (version, audience, tuple(sorted(query.items())))
-
-    def get(self, key: Hashable) -> bytes | None:
-        with self._lock:
-            body = self._bodies.get(key)
-            if body is not None:
-                self._bodies.move_to_end(key)
-            return body
-
-    def put(self, key: Hashable, body: bytes) -> None:
-        with self._lock:
-            self._bodies[key] = body
-            self._bodies.move_to_end(key)
-            while len(self._bodies) > self.size:
-                self._bodies.popitem(last=False)
 
     def response(self, app: Flask, key: Hashable, build: Callable[[], Response]) -> Response:
         """The answer kept under ``key``, else ``build()``'s, kept when it is a 200.

@@ -38,7 +38,8 @@ from sqlalchemy.orm import Session, joinedload
 from purchasing.audit.services import record_change, snapshot
 from purchasing.auth.roles import Actor
 from purchasing.catalog import services as catalog_services
-from purchasing.catalog.models import Market, MarketLot, Product
+from purchasing.catalog.models import Market, MarketLot
+from purchasing.catalog.orderable import LotTerm, OrderableProduct
 from purchasing.catalog.services import EXPIRY_WARNING_DAYS
 from purchasing.errors import Conflict, ValidationFailed
 from purchasing.money import ZERO, round_rate
@@ -117,7 +118,7 @@ class LotConsumption:
         return None if self.ceiling is None else round_rate(self.consumed / self.ceiling)
 
 
-def ensure_product_in_market(product: Product, on: date, *, field: str) -> MarketLot:
+def ensure_product_in_market(product: OrderableProduct, on: date, *, field: str) -> LotTerm:
     """The product's lot, if its market is in force on ``on``; else a refusal naming ``field``."""
     lot = product.lot
     if lot is None:
@@ -125,7 +126,7 @@ def ensure_product_in_market(product: Product, on: date, *, field: str) -> Marke
             f"{product.sku} is attached to no framework market lot: it cannot be ordered",
             field=field,
         )
-    ensure_lot_in_force(lot, on, sku=product.sku, field=field)
+    _ensure_in_term(lot, on, sku=product.sku, field=field)
     return lot
 
 
@@ -133,10 +134,15 @@ def ensure_lot_in_force(lot: MarketLot, on: date, *, sku: str, field: str) -> No
     """Refuse, naming ``field``, an item ``sku`` bought under ``lot`` on a day its market
     is not in force."""
     market = lot.market
-    if not market.covers(on):
+    term = LotTerm(lot.id, lot.reference, market.start_date, market.end_date)
+    _ensure_in_term(term, on, sku=sku, field=field)
+
+
+def _ensure_in_term(lot: LotTerm, on: date, *, sku: str, field: str) -> None:
+    if not lot.covers(on):
         raise ValidationFailed(
             f"{sku} is bought under {lot.reference}, in force from "
-            f"{market.start_date.isoformat()} to {market.end_date.isoformat()}, "
+            f"{lot.start_date.isoformat()} to {lot.end_date.isoformat()}, "
             f"not on {on.isoformat()}",
             field=field,
         )

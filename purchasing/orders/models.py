@@ -39,8 +39,8 @@ from sqlalchemy.types import TypeDecorator
 from purchasing.catalog.deliberations import REFERENCE_LENGTH as DELIBERATION_REFERENCE_LENGTH
 from purchasing.catalog.deliberations import Deliberation
 from purchasing.catalog.models import MarketLot, Product
+from purchasing.catalog.orderable import OrderableProduct
 from purchasing.catalog.pricing import Billing, PurchaseMode
-from purchasing.catalog.services import PriceQuote
 from purchasing.db import Base, Rate, enum_column, utcnow
 from purchasing.errors import Conflict, InvalidTransition, ValidationFailed
 from purchasing.members.models import Member
@@ -89,6 +89,8 @@ SUPPLIER_INVOICE_NUMBER_LENGTH = 50
 QUANTITY_QUANTUM = Decimal("0.001")
 #: Nothing delivered yet, with the column's three decimals (as an audit record shows it).
 NO_QUANTITY = Decimal("0.000")
+#: Where a line just priced keeps its lot's reference (see ``OrderLine.market_reference``).
+_PRICED_LOT = "_priced_lot_reference"
 #: The largest amount a ``Money`` column (Numeric(14, 2)) holds.
 MAX_AMOUNT = Decimal("999999999999.99")
 
@@ -445,19 +447,20 @@ class OrderLine(Base):
     @classmethod
     def priced(
         cls,
-        product: Product,
-        quote: PriceQuote,
+        product: OrderableProduct,
         *,
         quantity: Decimal,
         position: int,
         delivery_site: str = "",
         note: str = "",
     ) -> OrderLine:
-        """A line of ``product`` keeping the prices of ``quote``."""
-        return cls(
+        """A line of ``product`` keeping its prices of the day (its ``quote``)."""
+        quote = product.quote
+        if quote is None:
+            raise ValueError(f"{product.sku} has no price in force: it cannot be priced")
+        line = cls(
             position=position,
-            product_id=product.id,
-            product=product,
+            product_id=product.product_id,
             quantity=quantity,
             delivery_site=delivery_site,
             note=note,
@@ -481,6 +484,9 @@ class OrderLine(Base):
             deliberation_reference=quote.deliberation.reference,
             deliberation_date=quote.deliberation.adopted_on,
         )
+        # Not a column: the lot's reference as the catalogue gave it, for this instance.
+        line.__dict__[_PRICED_LOT] = product.lot.reference if product.lot is not None else None
+        return line
 
     @validates("quantity")
     def _validate_quantity(self, key: str, value: Any) -> Decimal:
@@ -502,6 +508,8 @@ class OrderLine(Base):
     @property
     def market_reference(self) -> str | None:
         """The market and lot the item is bought under: "MAR-2023-01 lot 2"."""
+        if _PRICED_LOT in self.__dict__:  # a line just priced knows it without a query
+            return self.__dict__[_PRICED_LOT]
         return self.market_lot.reference if self.market_lot is not None else None
 
     @property

@@ -31,6 +31,7 @@ from purchasing.auth.access import allow, current_actor
 from purchasing.auth.roles import Actor, Role
 from purchasing.catalog import pages as catalog_pages
 from purchasing.catalog import services as catalog_services
+from purchasing.catalog.orderable import orderable_products
 from purchasing.db import get_session
 from purchasing.errors import DomainError, NotFound
 from purchasing.fields import PARIS, Text, today_in_paris
@@ -282,23 +283,19 @@ def _render_cart(
 
 def _priced_cart(basket: Cart, today: date) -> list[CartLine]:
     """The cart's items priced today; an item no longer orderable says why."""
-    db = get_session()
+    products = orderable_products(get_session(), basket.items, today)
     lines: list[CartLine] = []
     for position, (sku, quantity) in enumerate(basket.items.items(), start=1):
-        try:
-            product = catalog_services.get_product(db, sku)
-            prices = catalog_services.price_on(db, product.id, today)
-        except catalog_services.ProductNotFound:
+        product = products.get(sku)
+        if product is None:
             lines.append(CartLine(sku, quantity, None, "Ce produit n'est plus proposé."))
-            continue
-        except catalog_services.NoPriceInForce:
+        elif product.quote is None:
             lines.append(CartLine(sku, quantity, None, "Aucun prix n'est en vigueur aujourd'hui."))
-            continue
-        if not product.active:
+        elif not product.active:
             lines.append(CartLine(sku, quantity, None, "Ce produit n'est plus proposé."))
-            continue
-        line = OrderLine.priced(product, prices, quantity=quantity, position=position)
-        lines.append(CartLine(sku, quantity, line))
+        else:
+            line = OrderLine.priced(product, quantity=quantity, position=position)
+            lines.append(CartLine(sku, quantity, line))
     aids = _cart_aids(current_actor(), lines, today)
     return [
         CartLine(item.sku, item.quantity, item.line, item.problem, aids.get(index))

@@ -40,13 +40,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from purchasing.audit.services import NewRecord, record_change, record_changes, snapshot
 from purchasing.auth.roles import Actor, Role, member_scope, visible_to
-from purchasing.catalog.models import Product, Supplier
-from purchasing.catalog.services import (
-    NoPriceInForce,
-    PriceQuote,
-    products_by_sku,
-    quotes_on,
-)
+from purchasing.catalog.models import Supplier
+from purchasing.catalog.orderable import OrderableProduct, orderable_products
+from purchasing.catalog.services import NoPriceInForce
 from purchasing.db import utcnow
 from purchasing.errors import Conflict, NotFound, ValidationFailed
 from purchasing.events import publish
@@ -221,9 +217,8 @@ def create_order(
         if member is None:
             raise ValidationFailed(f"no member with id {member_id}", field="member_id")
         lines = list(lines)
-        # Every line's product and price, in two queries rather than a few per line.
-        products = products_by_sku(session, (line.sku for line in lines))
-        quotes = quotes_on(session, products.values(), order_date)
+        # Every line's product and price at once, as this process keeps them.
+        products = orderable_products(session, (line.sku for line in lines), order_date)
         order = Order(
             member_id=member_id,
             member=member,
@@ -241,9 +236,7 @@ def create_order(
         with session.no_autoflush:  # the order is written once complete, numbered
             for index, line in enumerate(lines):
                 try:
-                    product = products.get(line.sku)
-                    quote = quotes.get(product.id) if product is not None else None
-                    placed.append(_place_line(session, order, line, product, quote))
+                    placed.append(_place_line(session, order, line, products.get(line.sku)))
                 except ValidationFailed as exc:
                     raise ValidationFailed(
                         f"line {index + 1}: {exc.message}",
@@ -323,11 +316,8 @@ def add_order_line(
 
 def _add_line(session: Session, order: Order, data: LineInput, *, actor: Actor | None) -> OrderLine:
     order.ensure_editable()
-    product = session.scalar(
-        select(Product).where(Product.sku == data.sku).options(joinedload(Product.family))
-    )
-    quote = quotes_on(session, [product], order.order_date).get(product.id) if product else None
-    line = _place_line(session, order, data, product, quote)
+    product = orderable_products(session, [data.sku], order.order_date).get(data.sku)
+    line = _place_line(session, order, data, product)
     session.flush()
     _record_new_line(session, line, actor=actor)
     return line
@@ -337,25 +327,23 @@ def _place_line(
     session: Session,
     order: Order,
     data: LineInput,
-    product: Product | None,
-    quote: PriceQuote | None,
+    product: OrderableProduct | None,
 ) -> OrderLine:
-    """Add ``data`` to the draft at ``quote`` (the product's prices on the order date, None
-    if none is in force), once the product passes every rule of a new line."""
+    """Add ``data`` to the draft at the product's prices on the order date, once the
+    product (None for an unknown SKU) passes every rule of a new line."""
     order.ensure_editable()
     if product is None:
         raise ValidationFailed(f"no product {data.sku!r}", field="sku")
     if not product.active:
         raise ValidationFailed(f"{product.sku} is no longer offered", field="sku")
     ensure_member_in_domain(
-        session, order.member_id, product.family.service_domain, order.order_date, field="sku"
+        session, order.member_id, product.service_domain, order.order_date, field="sku"
     )
     markets.ensure_product_in_market(product, order.order_date, field="sku")
-    if quote is None:
+    if product.quote is None:
         raise ValidationFailed(NoPriceInForce(product.sku, order.order_date).message, field="sku")
     line = OrderLine.priced(
         product,
-        quote,
         quantity=data.quantity,
         position=order.next_position,
         delivery_site=data.delivery_site,
