@@ -288,7 +288,8 @@ def prepare_issue(
     # number counter, so concurrent issuers never wait on each other in opposite orders.
     context = _AidContext.of(session, invoices, issue_date)
     aid = [_apply_aid(session, invoice, issue_date, context) for invoice in invoices]
-    # The lines as aided are written while the invoices are still drafts.
+    # The lines as aided, and what the aid consumed, are written while the invoices are
+    # still drafts, for all of them at once.
     session.flush()
     # The numbers of each series taken at once: in the order of ``invoices``, all used
     # by this transaction or all given back with it.

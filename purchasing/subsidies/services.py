@@ -580,7 +580,9 @@ def allocate_aid(
     are refused different treatments, so this only guards against history).
 
     ``sources`` are those read for a group of invoices issued together (the same
-    ``on``, this invoice among them); without, they are read for this invoice alone.
+    ``on``, this invoice among them), and what the aid writes is then flushed by the
+    caller, once for the group; without, they are read for this invoice alone, and it is
+    flushed here.
 
     Raises ``AidAlreadyAllocated`` if the invoice already moved the envelope.
     """
@@ -604,6 +606,7 @@ def allocate_aid(
     nothing = AidAllocation(grants=[], aid_in_vat_base=True, exhausted=[])
     if not asking:
         return nothing
+    alone = sources is None
     if sources is None:
         sources = AidSources.read(
             session,
@@ -677,7 +680,10 @@ def allocate_aid(
             grants.append(AidGrant(line.key, programme.id, programme.aid_label, aid))
             break
     # The CHECK constraint on ``consumed`` backs the lock: an overspending flush fails.
-    session.flush()
+    # Invoices issued together (their ``sources`` given) leave it to the caller's next
+    # flush, which writes the consumptions of them all at once.
+    if alone:
+        session.flush()
 
     exhausted = []
     for programme in candidates:

@@ -9,11 +9,13 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
+from purchasing.audit.models import AuditRecord
 from purchasing.billing import run, services
 from purchasing.catalog.pricing import Billing
 from purchasing.errors import ValidationFailed
 from purchasing.events import DomainEvent
 from purchasing.members.models import MemberKind
+from purchasing.subsidies.models import SubsidyConsumption, SubsidyProgramme
 from tests.documents import pdf_text
 from tests.factories import make_member, make_product
 from tests.factories.billing import billing_settings
@@ -97,6 +99,55 @@ def test_an_exhausted_envelope_leaves_the_rest_at_full_price(session, small_comm
         select(DomainEvent).where(DomainEvent.kind == "subsidy.envelope_exhausted")
     ).all()
     assert len(told) == 1
+
+
+def test_invoices_issued_together_share_the_envelope_in_member_order(session):
+    product = _eligible(session)
+    programme = make_programme(session, products=[product], envelope="150.00")
+    communes = [
+        make_member(session, kind=MemberKind.COMMUNE, population=500 + n, name=f"Commune {n}")
+        for n in range(3)
+    ]
+    for commune in communes:
+        make_order(session, member=commune, lines=[(product, 2)], status="delivered")
+
+    # One group, one transaction: the aid of the three is written by one flush.
+    invoices = run.invoice_members(
+        session,
+        [commune.id for commune in communes],
+        run.periods.month(2026, 3),
+        settings=billing_settings(),
+        issued_by=None,
+        issue_date=ISSUED_ON,
+    )
+
+    assert [invoice.member_id for invoice in invoices] == [c.id for c in communes]
+    assert [invoice.total_aid for invoice in invoices] == [
+        Decimal("120.00"),
+        Decimal("30.00"),
+        Decimal("0.00"),
+    ]
+    session.expire_all()
+    assert session.get(SubsidyProgramme, programme.id).consumed == Decimal("150.00")
+    consumed = session.execute(
+        select(SubsidyConsumption.invoice_id, SubsidyConsumption.amount).order_by(
+            SubsidyConsumption.id
+        )
+    ).all()
+    assert consumed == [(invoices[0].id, Decimal("120.00")), (invoices[1].id, Decimal("30.00"))]
+    moves = session.scalars(
+        select(AuditRecord)
+        .where(AuditRecord.action == "subsidy_programme.aid_granted")
+        .order_by(AuditRecord.id)
+    ).all()
+    assert [(m.before["consumed"], m.after["consumed"], m.after["invoice_id"]) for m in moves] == [
+        ("0.00", "120.00", invoices[0].id),
+        ("120.00", "150.00", invoices[1].id),
+    ]
+    told = session.scalars(
+        select(DomainEvent).where(DomainEvent.kind == "subsidy.envelope_exhausted")
+    ).all()
+    assert [event.payload["invoice_id"] for event in told] == [invoices[1].id]
 
 
 def test_a_credit_note_gives_the_aid_back(session, small_commune):
