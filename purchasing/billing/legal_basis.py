@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, object_session, selectinload
+from sqlalchemy.orm import Session, object_session
 
 from purchasing.billing.models import InvoiceLine
-from purchasing.catalog.models import MarketLot
+from purchasing.catalog.models import Market, MarketLot, lot_reference
 from purchasing.orders.models import OrderLine, Subscription
 
 
@@ -62,16 +62,31 @@ def legal_bases(session: Session, lines: Iterable[InvoiceLine]) -> dict[int, Leg
         return order_line_of_subscription.get(line.subscription_id)
 
     wanted = {order_line_id(line) for line in lines} - {None}
-    order_lines = {
-        order_line.id: order_line
-        for order_line in session.scalars(
-            select(OrderLine)
+    # One basis per order line, shared by its lines (a month, a set-up fee, a delivery),
+    # read as plain values: a run's group bills a thousand order lines.
+    bases = {
+        row.id: LegalBasis(
+            deliberation_reference=row.deliberation_reference,
+            deliberation_date=row.deliberation_date,
+            market_reference=(
+                lot_reference(row.market_number, row.lot_number)
+                if row.lot_number is not None
+                else None
+            ),
+        )
+        for row in session.execute(
+            select(
+                OrderLine.id,
+                OrderLine.deliberation_reference,
+                OrderLine.deliberation_date,
+                Market.number.label("market_number"),
+                MarketLot.number.label("lot_number"),
+            )
+            .outerjoin(MarketLot, MarketLot.id == OrderLine.market_lot_id)
+            .outerjoin(Market, Market.id == MarketLot.market_id)
             .where(OrderLine.id.in_(wanted))
-            .options(selectinload(OrderLine.market_lot).selectinload(MarketLot.market))
         )
     }
-    # One basis per order line, shared by its lines (a month, a set-up fee, a delivery).
-    bases = {line_id: _basis_of(order_line) for line_id, order_line in order_lines.items()}
     return {line.id: bases.get(order_line_id(line), NONE) for line in lines}
 
 
