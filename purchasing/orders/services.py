@@ -246,7 +246,8 @@ def create_order(
                     ) from None
             # The number last: its counter row stays locked until the commit, so the order
             # and its lines are written first under a reference no one else can see nor
-            # take, and the lock covers only the number, this order's update and its audit.
+            # take, and the lock covers only the number, this order's update and the audit
+            # records (one INSERT).
             order.reference = _provisional_reference()
         session.flush()  # the order and its lines
         year = order_date.year
