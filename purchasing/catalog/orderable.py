@@ -19,7 +19,7 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
-from purchasing.catalog.models import Product, ServiceDomain
+from purchasing.catalog.models import MarketLot, Product, ServiceDomain
 from purchasing.catalog.page_cache import LruCache
 from purchasing.catalog.services import PriceQuote, products_by_sku, quotes_on
 from purchasing.catalog.versions import catalog_version
@@ -39,6 +39,11 @@ class LotTerm:
     reference: str
     start_date: date
     end_date: date
+
+    @classmethod
+    def of(cls, lot: MarketLot) -> LotTerm:
+        market = lot.market
+        return cls(lot.id, lot.reference, market.start_date, market.end_date)
 
     def covers(self, day: date) -> bool:
         return self.start_date <= day <= self.end_date
@@ -106,13 +111,6 @@ def as_orderable(product: Product, quote: PriceQuote | None) -> OrderableProduct
         supplier_id=product.supplier_id,
         active=product.active,
         service_domain=product.family.service_domain,
-        lot=None
-        if lot is None
-        else LotTerm(
-            lot_id=lot.id,
-            reference=lot.reference,
-            start_date=lot.market.start_date,
-            end_date=lot.market.end_date,
-        ),
+        lot=None if lot is None else LotTerm.of(lot),
         quote=quote,
     )

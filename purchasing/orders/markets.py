@@ -133,9 +133,7 @@ def ensure_product_in_market(product: OrderableProduct, on: date, *, field: str)
 def ensure_lot_in_force(lot: MarketLot, on: date, *, sku: str, field: str) -> None:
     """Refuse, naming ``field``, an item ``sku`` bought under ``lot`` on a day its market
     is not in force."""
-    market = lot.market
-    term = LotTerm(lot.id, lot.reference, market.start_date, market.end_date)
-    _ensure_in_term(term, on, sku=sku, field=field)
+    _ensure_in_term(LotTerm.of(lot), on, sku=sku, field=field)
 
 
 def _ensure_in_term(lot: LotTerm, on: date, *, sku: str, field: str) -> None:

@@ -357,15 +357,7 @@ def _place_line(
 
 def _record_new_line(session: Session, line: OrderLine, *, actor: Actor | None) -> None:
     """Audit a line just flushed."""
-    record = _new_line_record(line)
-    record_change(
-        session,
-        actor=actor,
-        action=record.action,
-        entity=record.entity,
-        entity_id=record.entity_id,
-        after=record.after,
-    )
+    record_changes(session, actor=actor, records=[_new_line_record(line)])
 
 
 def _new_line_record(line: OrderLine) -> NewRecord:
