@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/billing_phases.py                  # 200 members, 4 000 subscriptions
     .venv/bin/python bench/billing_phases.py --members 500 --weasyprint 10
+    .venv/bin/python bench/billing_phases.py --profile issuing   # cProfile's top 30
 
 The same data set as ``bench/billing_run.py`` (PostgreSQL of ``BENCH_POSTGRES_URL``,
 database ``bench_billing_phases``, dropped at the end), billed in one process, a group of
@@ -24,13 +25,17 @@ included: the sum printed says how far it is.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import hashlib
+import io
+import pstats
 import sys
 import time
 
 import _support as support  # bench/, on the path of a script run from it
 
 DATABASE = "bench_billing_phases"
+PHASES = ("issuing", "reportlab", "posting")
 
 
 class _Meter:
@@ -42,10 +47,22 @@ class _Meter:
     def count(self, *_args) -> None:
         self.statements += 1
 
-    def measure(self, action):
+    def measure(self, action, *, profile: bool = False):
+        """``action()``, its CPU seconds and SQL statements; with ``profile``, cProfile's
+        top 30 by CPU time printed (the figures then include the profiler's cost)."""
+        profiler = cProfile.Profile(time.process_time) if profile else None
         statements, cpu = self.statements, time.process_time()
+        if profiler is not None:
+            profiler.enable()
         result = action()
-        return result, time.process_time() - cpu, self.statements - statements
+        if profiler is not None:
+            profiler.disable()
+        spent = time.process_time() - cpu
+        if profiler is not None:
+            out = io.StringIO()
+            pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(30)
+            print(out.getvalue())
+        return result, spent, self.statements - statements
 
 
 def main() -> int:
@@ -54,6 +71,9 @@ def main() -> int:
     parser.add_argument("--subscriptions", type=int, default=4_000)
     parser.add_argument("--chunk", type=int, default=50)
     parser.add_argument("--weasyprint", type=int, default=10, help="documents WeasyPrint renders")
+    parser.add_argument(
+        "--profile", choices=PHASES, help="print cProfile's top 30 of a phase, CPU time"
+    )
     args = parser.parse_args()
     unavailable = support.postgres_available()
     if unavailable:
@@ -107,17 +127,20 @@ def main() -> int:
                     issue_date=support.ISSUE_DATE,
                     render=keep,
                     chunk_members=args.chunk,
-                )
+                ),
+                profile=args.profile == "issuing",
             )
             invoices = len(result.issued)
             posting, post_cpu, post_sql = meter.measure(
                 lambda: post_pending_events(
                     session, settings=ledger_settings(config), posted_by=None, progress=None
-                )
+                ),
+                profile=args.profile == "posting",
             )
         render_invoices(documents[:1], renderer="reportlab")  # fonts and XSD loaded
         _pdfs, reportlab_cpu, _ = meter.measure(
-            lambda: render_invoices(documents, renderer="reportlab")
+            lambda: render_invoices(documents, renderer="reportlab"),
+            profile=args.profile == "reportlab",
         )
         render_invoices(documents[:1], renderer="weasyprint")
         sample = documents[: max(1, args.weasyprint)]
