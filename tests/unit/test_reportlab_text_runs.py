@@ -1,0 +1,40 @@
+"""The ReportLab renderer's shortcut past ``splitString`` writes the very bytes it would."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from purchasing.billing import reportlab_rendering as rendering
+from purchasing.billing.facturx import build_facturx_xml
+from tests.unit.invoice_documents import long_invoice, make_document, make_line
+
+ISSUED_AT = datetime(2026, 2, 2, tzinfo=UTC)
+#: More distinct characters than one font subset holds (256 codes), so that codes of a
+#: second subset are drawn; a no-break space, which ``splitString`` draws as a space.
+MANY_CHARACTERS = "".join(chr(code) for code in range(0x0100, 0x0100 + 300))
+NO_BREAK = "Commune\u00a0de\u00a0Wattignies"
+
+
+def _documents():
+    yield long_invoice(40)
+    yield make_document(
+        [
+            make_line(1, designation=f"Étiquettes {MANY_CHARACTERS[:150]}"),
+            make_line(2, designation=f"Suite {MANY_CHARACTERS[150:]} {NO_BREAK}"),
+            make_line(3, designation=f"Reprise {MANY_CHARACTERS} {NO_BREAK}"),
+        ]
+    )
+
+
+@pytest.mark.parametrize("doc", list(_documents()), ids=["long invoice", "two font subsets"])
+def test_a_document_drawn_with_the_shortcut_is_byte_for_byte_the_one_without(doc, monkeypatch):
+    xml = build_facturx_xml(doc)
+    drawn = rendering.reportlab_pdf(doc, xml, issued_at=ISSUED_AT)
+
+    def every_text_through_split_string(page, font, text):
+        return font.splitString(text, page._doc)
+
+    monkeypatch.setattr(rendering._Page, "_runs", every_text_through_split_string)
+    assert drawn == rendering.reportlab_pdf(doc, xml, issued_at=ISSUED_AT)
