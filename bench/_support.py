@@ -13,6 +13,7 @@ import os
 import resource
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -92,6 +93,41 @@ def rss_megabytes() -> float:
     """Current resident memory of this process (Linux), for a sampled peak."""
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+def machine_seconds() -> dict[str, float] | None:
+    """CPU seconds used so far by the local PostgreSQL server's processes, the machine's
+    idle seconds (all cores) and the monotonic clock; None off Linux. Two readings tell
+    what a phase cost the database server, and whether the cores were all kept busy."""
+    proc = Path("/proc")
+    if not (proc / "stat").exists():
+        return None
+    ticks = os.sysconf("SC_CLK_TCK")
+    postgres = 0.0
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # the process ended meanwhile
+            continue
+        if stat[stat.index("(") + 1 : stat.rindex(")")].startswith("postgres"):
+            fields = stat[stat.rindex(")") + 2 :].split()
+            postgres += (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+    idle = int((proc / "stat").read_text().splitlines()[0].split()[4]) / ticks
+    return {"postgres": postgres, "idle": idle, "wall": time.monotonic()}
+
+
+def seconds_between(before: dict | None, after: dict | None) -> dict[str, float] | None:
+    """What :func:`machine_seconds` counted between two readings."""
+    if before is None or after is None:
+        return None
+    return {key: after[key] - before[key] for key in after}
+
+
+def idle_share(spent: dict[str, float]) -> float:
+    """The share of the cores' time they stood idle over ``spent``."""
+    return spent["idle"] / (spent["wall"] * (os.cpu_count() or 1))
 
 
 def run_child(args: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
