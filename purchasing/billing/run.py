@@ -44,6 +44,7 @@ from sqlalchemy import Engine, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from purchasing.auth.roles import Actor
 from purchasing.billing import periods
@@ -75,7 +76,7 @@ from purchasing.orders.models import (
     SubscriptionQuantity,
     quantity_segments,
 )
-from purchasing.unit_of_work import transaction
+from purchasing.unit_of_work import adopt_inserted, transaction
 
 logger = logging.getLogger(__name__)
 
@@ -431,7 +432,7 @@ def _draft_invoices(
 ) -> list[Invoice]:
     """Lock the members, and write the drafts of what they owe with what they bill
     marked billed, in the caller's transaction (nothing numbered yet)."""
-    drafts: list[Invoice] = []
+    drafts: list[tuple[Invoice, list[InvoiceLine]]] = []
     locked = session.scalars(
         select(Member).where(Member.id.in_(member_ids)).order_by(Member.id).with_for_update()
     ).all()
@@ -451,16 +452,55 @@ def _draft_invoices(
                 billing_run_id=run.id if run is not None else None,
                 created_by_id=issued_by.id if issued_by is not None else None,
             )
-            for position, line in enumerate(lines, start=1):
-                line.position = position
-                invoice.lines.append(line)
             session.add(invoice)
-            drafts.append(invoice)
-    if drafts:
-        _number_rows_ahead(session, [line for invoice in drafts for line in invoice.lines])
-        session.flush()
-        _mark_billed(session, drafts, issue_date)
-    return drafts
+            drafts.append((invoice, lines))
+    if not drafts:
+        return []
+    session.flush()  # the invoices, for their ids
+    _insert_lines(session, drafts)
+    invoices = [invoice for invoice, _lines in drafts]
+    _mark_billed(session, invoices, issue_date)
+    return invoices
+
+
+#: Every column of an invoice line: a line written by :func:`_insert_lines` holds them all,
+#: so that none is left for the ORM to read back.
+_LINE_COLUMNS = tuple(column.key for column in InvoiceLine.__table__.columns)
+
+
+def _insert_lines(session: Session, drafts: Sequence[tuple[Invoice, list[InvoiceLine]]]) -> None:
+    """Write the lines of the flushed ``drafts`` by one multi-row INSERT, and hand them
+    to the session as written: a group's thousand lines cost the unit of work a third
+    of the issuing time when it inserted them itself.
+
+    Each line then is an ordinary persistent object of the session, and its invoice's
+    ``lines`` holds it: issuing changes the aided ones, and the unit of work writes
+    those changes as usual.
+    """
+    lines: list[InvoiceLine] = []
+    for invoice, owed in drafts:
+        for position, line in enumerate(owed, start=1):
+            line.invoice_id, line.position = invoice.id, position
+            lines.append(line)
+    rows = [{key: line.__dict__.get(key) for key in _LINE_COLUMNS} for line in lines]
+    table = InvoiceLine.__table__
+    if _number_rows_ahead(session, rows):
+        session.execute(table.insert(), rows)
+    else:
+        for row in rows:
+            del row["id"]
+        ids = session.scalars(
+            table.insert().returning(table.c.id, sort_by_parameter_order=True), rows
+        ).all()
+        for row, row_id in zip(rows, ids, strict=True):
+            row["id"] = row_id
+    for line, row in zip(lines, rows, strict=True):
+        line.__dict__.update(row)  # what was written, every column known
+    adopt_inserted(session, lines)
+    for invoice, owed in drafts:
+        set_committed_value(invoice, "lines", owed)
+        for line in owed:
+            set_committed_value(line, "invoice", invoice)
 
 
 def _count_done(session: Session, run: BillingRun, members: int) -> None:
@@ -471,18 +511,20 @@ def _count_done(session: Session, run: BillingRun, members: int) -> None:
     )
 
 
-def _number_rows_ahead(session: Session, rows: Sequence[InvoiceLine]) -> None:
-    """Give new invoice lines their ids from the table's sequence, a group at a time
-    (PostgreSQL): rows whose ids are known are inserted in one batch without sending
-    each id back, twice as fast for the thirty lines of each of thousands of invoices."""
+def _number_rows_ahead(session: Session, rows: Sequence[dict[str, object]]) -> bool:
+    """Give new invoice line rows their ids from the table's sequence, a group at a time
+    (PostgreSQL; whether it did): rows whose ids are known are inserted in one batch
+    without sending each id back, twice as fast for the thirty lines of each of
+    thousands of invoices."""
     if not rows or session.get_bind().dialect.name != "postgresql":
-        return
+        return False
     ids = session.scalars(
         text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
         {"table": InvoiceLine.__tablename__, "n": len(rows)},
     ).all()
     for row, row_id in zip(rows, ids, strict=True):
-        row.id = row_id
+        row["id"] = row_id
+    return True
 
 
 def _mark_billed(session: Session, invoices: Sequence[Invoice], billed_on: date) -> None:
