@@ -151,3 +151,33 @@ def test_0015_gives_existing_versions_their_familys_margin_deliberation(empty_da
         }
     finally:
         engine.dispose()
+
+
+def _document_compression(url: str) -> dict[str, str]:
+    """How PostgreSQL compresses the stored PDF and XML: 'l' lz4, '' the server's default."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT attname, attcompression FROM pg_attribute "
+                    "WHERE attrelid = 'invoice_documents'::regclass AND attname IN ('pdf', 'xml')"
+                )
+            )
+            return {name: str(method) for name, method in rows}
+    finally:
+        engine.dispose()
+
+
+def test_0016_compresses_the_stored_documents_with_lz4_and_back(empty_database_url, engine):
+    if make_url(empty_database_url).get_backend_name() != "postgresql":
+        pytest.skip("a PostgreSQL storage setting")
+    upgrade(empty_database_url)
+    assert _document_compression(empty_database_url) == {"pdf": "l", "xml": "l"}
+    # The schema the models create says the same as the migrations.
+    assert _document_compression(engine.url.render_as_string(hide_password=False)) == {
+        "pdf": "l",
+        "xml": "l",
+    }
+    command.downgrade(alembic_config(empty_database_url), "0015")
+    assert _document_compression(empty_database_url) == {"pdf": "", "xml": ""}
