@@ -189,9 +189,24 @@ def warm_up() -> None:
 @cache
 def _register_fonts() -> None:
     for name, filename in FONT_FILES.items():
-        pdfmetrics.registerFont(
-            TTFont(name, _embeddable(_font_path(filename)), asciiReadable=False)
-        )
+        font = TTFont(name, _embeddable(_font_path(filename)), asciiReadable=False)
+        _keep_subsets(font)
+        pdfmetrics.registerFont(font)
+
+
+#: Font subsets a rendering process keeps, per font.
+SUBSET_CACHE_SIZE = 256
+
+
+def _keep_subsets(font: TTFont) -> None:
+    """Build each subset of ``font`` once per process: a subset is the font file cut down
+    to the characters a document drew, in the order it drew them, and invoices share
+    most of their characters and that order (407 distinct among the 903 subsets of 300
+    invoices). The bytes are those ReportLab builds, a pure function of the codes."""
+    face = font.face
+    make = face.makeSubset
+    face.kept_subsets = lru_cache(maxsize=SUBSET_CACHE_SIZE)(lambda codes: make(list(codes)))
+    face.makeSubset = lambda subset: face.kept_subsets(tuple(subset))
 
 
 #: Bump when :func:`_strip` changes what it keeps: cached fonts of an older kind are left.

@@ -1,0 +1,85 @@
+"""The ReportLab renderer's shortcuts (past ``splitString``, subsets built once) write the
+very bytes ReportLab writes without them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from reportlab.pdfbase import pdfmetrics
+
+from purchasing.billing import reportlab_rendering as rendering
+from purchasing.billing.facturx import build_facturx_xml
+from tests.unit.invoice_documents import long_invoice, make_document, make_line
+
+ISSUED_AT = datetime(2026, 2, 2, tzinfo=UTC)
+#: More distinct characters than one font subset holds (256 codes), so that codes of a
+#: second subset are drawn; a no-break space, which ``splitString`` draws as a space.
+MANY_CHARACTERS = "".join(chr(code) for code in range(0x0100, 0x0100 + 300))
+NO_BREAK = "Commune\u00a0de\u00a0Wattignies"
+
+
+def _documents():
+    yield long_invoice(40)
+    yield make_document(
+        [
+            make_line(1, designation=f"Étiquettes {MANY_CHARACTERS[:150]}"),
+            make_line(2, designation=f"Suite {MANY_CHARACTERS[150:]} {NO_BREAK}"),
+            make_line(3, designation=f"Reprise {MANY_CHARACTERS} {NO_BREAK}"),
+        ]
+    )
+
+
+@pytest.mark.parametrize("doc", list(_documents()), ids=["long invoice", "two font subsets"])
+def test_a_document_drawn_with_the_shortcut_is_byte_for_byte_the_one_without(doc, monkeypatch):
+    xml = build_facturx_xml(doc)
+    drawn = rendering.reportlab_pdf(doc, xml, issued_at=ISSUED_AT)
+
+    def every_text_through_split_string(page, font, text):
+        return font.splitString(text, page._doc)
+
+    monkeypatch.setattr(rendering._Page, "_runs", every_text_through_split_string)
+    assert drawn == rendering.reportlab_pdf(doc, xml, issued_at=ISSUED_AT)
+
+
+def _without_kept_subsets(monkeypatch) -> list[tuple[int, ...]]:
+    """Every font builds its subsets anew, as ReportLab does; the subsets built."""
+    built = []
+    for name in rendering.FONT_FILES:
+        face = pdfmetrics.getFont(name).face
+        build = type(face).makeSubset.__get__(face)
+
+        def counted(subset, build=build):
+            built.append(tuple(subset))
+            return build(subset)
+
+        monkeypatch.setattr(face, "makeSubset", counted)
+    return built
+
+
+def test_documents_drawn_with_kept_subsets_are_byte_for_byte_those_built_anew(monkeypatch):
+    rendering.warm_up()
+    documents = [
+        long_invoice(30, number="FA-2026-000200"),
+        long_invoice(30, number="FA-2026-000201"),  # the same characters: subsets kept
+        make_document([make_line(1, designation=f"Étiquettes {MANY_CHARACTERS}")]),
+        long_invoice(30, number="FA-2026-000202"),
+        # The same characters in another order: another subset.
+        make_document([make_line(1, designation="Relais \u03a9\u0416")]),
+        make_document([make_line(1, designation="Relais \u0416\u03a9")]),
+    ]
+    xmls = [build_facturx_xml(doc) for doc in documents]
+    faces = [pdfmetrics.getFont(name).face for name in rendering.FONT_FILES]
+    hits = sum(face.kept_subsets.cache_info().hits for face in faces)
+    drawn = [
+        rendering.reportlab_pdf(doc, xml, issued_at=ISSUED_AT)
+        for doc, xml in zip(documents, xmls, strict=True)
+    ]
+    assert sum(face.kept_subsets.cache_info().hits for face in faces) > hits
+    built = _without_kept_subsets(monkeypatch)
+    anew = [
+        rendering.reportlab_pdf(doc, xml, issued_at=ISSUED_AT)
+        for doc, xml in zip(documents, xmls, strict=True)
+    ]
+    assert drawn == anew
+    assert len(set(built)) < len(built)  # there were subsets to keep
