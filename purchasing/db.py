@@ -13,7 +13,17 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Flask, current_app, g
-from sqlalchemy import DateTime, Engine, Enum, MetaData, Numeric, create_engine, event
+from sqlalchemy import (
+    DateTime,
+    Engine,
+    Enum,
+    MetaData,
+    Numeric,
+    Table,
+    create_engine,
+    event,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -101,6 +111,23 @@ class Base(DeclarativeBase):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def reserve_ids(session: Session, table: Table, count: int) -> list[int] | None:
+    """``count`` ids taken from the sequence of ``table``'s ``id`` on PostgreSQL, in one
+    query; None elsewhere. Rows whose ids are known are inserted in one batch without
+    sending each id back: the driver pipelines them, where rows whose ids come back are
+    sent as one statement of thousands of parameters that it must parse each time."""
+    if count == 0 or session.get_bind().dialect.name != "postgresql":
+        return None
+    return list(
+        session.scalars(
+            text(
+                "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"
+            ),
+            {"table": table.name, "n": count},
+        )
+    )
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

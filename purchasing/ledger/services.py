@@ -49,7 +49,7 @@ from sqlalchemy.orm import Session, selectinload
 from purchasing.audit.services import record_change
 from purchasing.auth.roles import Actor
 from purchasing.catalog.models import Account, Product, ProductFamily, Supplier
-from purchasing.db import utcnow
+from purchasing.db import reserve_ids, utcnow
 from purchasing.errors import Conflict, DomainError, NotFound, ValidationFailed
 from purchasing.events import DomainEvent, publish
 from purchasing.fields import today_in_paris
@@ -387,6 +387,8 @@ class _BatchPosting:
                 )
                 session.add(entry)
                 entries.append((posting, entry))
+        _give_ids(session, JournalEntry, [entry for _posting, entry in entries])
+        _give_ids(session, JournalLine, [line for _p, entry in entries for line in entry.lines])
         session.flush()  # the entries and their lines: their ids for the audit records
         now = utcnow()
         for posting in segment:
@@ -397,6 +399,15 @@ class _BatchPosting:
         for year in sorted(settling):
             letter_settled_items(session, year, settling[year])
         session.flush()
+
+
+def _give_ids(session: Session, model: type[JournalEntry | JournalLine], rows: Sequence) -> None:
+    """Ids for new rows of a segment, taken ahead where the database can (see
+    :func:`~purchasing.db.reserve_ids`): the flush then sends them in one batch."""
+    ids = reserve_ids(session, model.__table__, len(rows))
+    if ids is not None:
+        for row, row_id in zip(rows, ids, strict=True):
+            row.id = row_id
 
 
 def _post_event(
