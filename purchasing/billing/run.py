@@ -184,8 +184,8 @@ def subscription_lines(
 
 
 #: The invoice line columns that some lines leave to their default. Every new line names
-#: them all, so that the lines of a group are written by one INSERT rather than one per
-#: change of the columns given (the ORM batches only rows that name the same columns).
+#: them all: :func:`_insert_lines` writes each column as the line holds it, where the
+#: ORM's defaults are not applied.
 _OPTIONAL_LINE_COLUMNS: dict[str, object] = {
     "prorata_days": None,
     "period_days": None,
