@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from purchasing import create_app
 from purchasing.db import drop_every_table, make_engine
+from purchasing.fields import today_in_paris
 from purchasing.models import metadata
 from tests.factories import make_user
 
@@ -142,3 +143,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def fresh_today(request: pytest.FixtureRequest) -> date:
+    """The test module's ``TODAY`` set again to today in Paris before each test: read
+    once at import, it went stale when the suite ran across midnight in Paris, and the
+    services' messages then named the next day. Modules that compare with what the
+    services say of today use it (``pytestmark``)."""
+    request.module.TODAY = today = today_in_paris()
+    return today

@@ -14,6 +14,7 @@ from tests.factories import make_member, make_order, make_product
 from tests.factories.catalog import make_lot, make_market
 
 TODAY = today_in_paris()
+pytestmark = pytest.mark.usefixtures("fresh_today")
 
 
 @pytest.fixture

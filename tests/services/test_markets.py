@@ -24,6 +24,7 @@ from tests.factories.catalog import make_lot, make_market
 D = Decimal
 S = OrderStatus
 TODAY = today_in_paris()
+pytestmark = pytest.mark.usefixtures("fresh_today")
 
 
 @pytest.fixture
@@ -47,7 +48,8 @@ def camera(session, lot, cost="100.00", **kw):
     return make_product(session, lot=lot, cost=cost, **kw)
 
 
-def consumed(session, lot, year=TODAY.year):
+def consumed(session, lot, year=None):
+    year = TODAY.year if year is None else year
     [row] = [c for c in lot_consumption(session, year=year) if c.lot.id == lot.id]
     return row
 

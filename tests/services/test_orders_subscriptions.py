@@ -30,6 +30,7 @@ from tests.factories.catalog import make_lot, make_market
 D = Decimal
 START = date(2026, 2, 1)
 TODAY = fields.today_in_paris()
+pytestmark = pytest.mark.usefixtures("fresh_today")
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ D = Decimal
 VIDEO = ServiceDomain.VIDEO_PROTECTION
 MAIRIE = ServiceDomain.MAIRIE_CONNECTEE
 TODAY = today_in_paris()
+pytestmark = pytest.mark.usefixtures("fresh_today")
 
 
 @pytest.fixture
