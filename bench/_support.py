@@ -95,15 +95,16 @@ def rss_megabytes() -> float:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
 
 
-def machine_seconds() -> dict[str, float] | None:
-    """CPU seconds used so far by the local PostgreSQL server's processes, the machine's
+def machine_seconds(children_of: int | None = None) -> dict[str, float] | None:
+    """CPU seconds used so far by the local PostgreSQL server's processes (and, with
+    ``children_of``, by that process's children, e.g. gunicorn's workers), the machine's
     idle seconds (all cores) and the monotonic clock; None off Linux. Two readings tell
-    what a phase cost the database server, and whether the cores were all kept busy."""
+    what a phase cost, and whether the cores were all kept busy."""
     proc = Path("/proc")
     if not (proc / "stat").exists():
         return None
     ticks = os.sysconf("SC_CLK_TCK")
-    postgres = 0.0
+    use = {"postgres": 0.0, "children": 0.0}
     for entry in proc.iterdir():
         if not entry.name.isdigit():
             continue
@@ -111,11 +112,16 @@ def machine_seconds() -> dict[str, float] | None:
             stat = (entry / "stat").read_text()
         except OSError:  # the process ended meanwhile
             continue
-        if stat[stat.index("(") + 1 : stat.rindex(")")].startswith("postgres"):
-            fields = stat[stat.rindex(")") + 2 :].split()
-            postgres += (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
-    idle = int((proc / "stat").read_text().splitlines()[0].split()[4]) / ticks
-    return {"postgres": postgres, "idle": idle, "wall": time.monotonic()}
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        seconds = (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+        if children_of is not None and int(fields[1]) == children_of:
+            use["children"] += seconds
+        elif name.startswith("postgres"):
+            use["postgres"] += seconds
+    use["idle"] = int((proc / "stat").read_text().splitlines()[0].split()[4]) / ticks
+    use["wall"] = time.monotonic()
+    return use
 
 
 def seconds_between(before: dict | None, after: dict | None) -> dict[str, float] | None:
@@ -128,6 +134,29 @@ def seconds_between(before: dict | None, after: dict | None) -> dict[str, float]
 def idle_share(spent: dict[str, float]) -> float:
     """The share of the cores' time they stood idle over ``spent``."""
     return spent["idle"] / (spent["wall"] * (os.cpu_count() or 1))
+
+
+@contextmanager
+def cpu_profile(enabled: bool = True) -> Iterator[None]:
+    """cProfile the block, and print its top 30 functions by CPU time once it ends: CPU
+    time, as the benchmarks' figures, since a wait on the database server costs this
+    process nothing. Disabled, the block runs as it is."""
+    if not enabled:
+        yield
+        return
+    import cProfile
+    import io
+    import pstats
+
+    profiler = cProfile.Profile(time.process_time)
+    profiler.enable()
+    try:
+        yield
+    finally:
+        profiler.disable()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(30)
+    print(out.getvalue())
 
 
 def run_child(args: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:

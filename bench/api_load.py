@@ -136,9 +136,11 @@ def main() -> int:
         with _gunicorn(url, port, args.workers, args.worker_class, args.threads) as server:
             for name, (method, path, status, target_rate, target_p99) in SCENARIOS.items():
                 tokens = orderers if method == "POST" else readers
-                before = _cpu_use(server.process.pid)
+                before = support.machine_seconds(children_of=server.process.pid)
                 figures = _wrk(port, method, path, tokens, args)
-                figures["cpu"] = _cpu_spent(before, _cpu_use(server.process.pid))
+                figures["cpu"] = support.seconds_between(
+                    before, support.machine_seconds(children_of=server.process.pid)
+                )
                 failed |= not _report(name, figures, status, target_rate, target_p99)
         orders = _count_orders(url)
         print(f"  orders written: {orders:,}")
@@ -260,45 +262,6 @@ def _parse_wrk(out: str) -> dict[str, float]:
     }
 
 
-def _cpu_use(master: int) -> dict[str, float] | None:
-    """CPU seconds used so far by the gunicorn workers (children of ``master``) and by the
-    local PostgreSQL server's processes, the machine's idle seconds and the monotonic
-    clock (the scenario's wall time); None off Linux.
-
-    Tells where a request's time goes, and whether the machine was saturated: a worker
-    that took more than its share of wrk's connections leaves cores idle.
-    """
-    proc = Path("/proc")
-    if not (proc / "stat").exists():
-        return None
-    ticks = os.sysconf("SC_CLK_TCK")
-    use = {"gunicorn": 0.0, "postgres": 0.0}
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:  # the process ended meanwhile
-            continue
-        name = stat[stat.index("(") + 1 : stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2 :].split()
-        seconds = (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
-        if int(fields[1]) == master:
-            use["gunicorn"] += seconds
-        elif name.startswith("postgres"):
-            use["postgres"] += seconds
-    cpu = (proc / "stat").read_text().splitlines()[0].split()
-    use["idle"] = int(cpu[4]) / ticks
-    use["wall"] = time.monotonic()
-    return use
-
-
-def _cpu_spent(before: dict | None, after: dict | None) -> dict[str, float] | None:
-    if before is None or after is None:
-        return None
-    return {key: after[key] - before[key] for key in after}
-
-
 def _report(name: str, figures: dict, status: int, target_rate: float, target_p99: float):
     print(
         f"  {name}: {figures['rate']:,.0f} requests/s ({figures['requests']:,} in all), "
@@ -307,10 +270,10 @@ def _report(name: str, figures: dict, status: int, target_rate: float, target_p9
     )
     cpu, requests = figures.get("cpu"), figures["requests"]
     if cpu and requests:
-        idle = cpu["idle"] / ((os.cpu_count() or 1) * cpu["wall"] or 1)
         print(
-            f"    CPU per request: gunicorn workers {1000 * cpu['gunicorn'] / requests:.2f} ms, "
-            f"PostgreSQL {1000 * cpu['postgres'] / requests:.2f} ms; cores idle {idle:.0%}"
+            f"    CPU per request: gunicorn workers {1000 * cpu['children'] / requests:.2f} ms, "
+            f"PostgreSQL {1000 * cpu['postgres'] / requests:.2f} ms; "
+            f"cores idle {support.idle_share(cpu):.0%}"
         )
     checks = {
         f"at least {target_rate:,.0f} requests/s": figures["rate"] >= target_rate,

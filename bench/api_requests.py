@@ -23,9 +23,6 @@ database server together, and 1 000 reads/s leave 2 ms per read.
 from __future__ import annotations
 
 import argparse
-import cProfile
-import io
-import pstats
 import sys
 import time
 
@@ -124,15 +121,9 @@ def _sender(client, method: str, path: str, tokens: list[str]):
 
 
 def _print_profile(send, requests: int) -> None:
-    # CPU time, as the figures above: a wait on the database server costs the worker nothing.
-    profile = cProfile.Profile(time.process_time)
-    profile.enable()
-    for i in range(requests):
-        send(i)
-    profile.disable()
-    out = io.StringIO()
-    pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(30)
-    print(out.getvalue())
+    with support.cpu_profile():
+        for i in range(requests):
+            send(i)
 
 
 if __name__ == "__main__":

@@ -25,10 +25,7 @@ included: the sum printed says how far it is.
 from __future__ import annotations
 
 import argparse
-import cProfile
 import hashlib
-import io
-import pstats
 import sys
 import time
 
@@ -50,18 +47,10 @@ class _Meter:
     def measure(self, action, *, profile: bool = False):
         """``action()``, its CPU seconds and SQL statements; with ``profile``, cProfile's
         top 30 by CPU time printed (the figures then include the profiler's cost)."""
-        profiler = cProfile.Profile(time.process_time) if profile else None
         statements, cpu = self.statements, time.process_time()
-        if profiler is not None:
-            profiler.enable()
-        result = action()
-        if profiler is not None:
-            profiler.disable()
-        spent = time.process_time() - cpu
-        if profiler is not None:
-            out = io.StringIO()
-            pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(30)
-            print(out.getvalue())
+        with support.cpu_profile(profile):
+            result = action()
+            spent = time.process_time() - cpu
         return result, spent, self.statements - statements
 
 
