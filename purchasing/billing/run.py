@@ -463,9 +463,9 @@ def _draft_invoices(
     return invoices
 
 
-#: Every column of an invoice line: a line written by :func:`_insert_lines` holds them all,
-#: so that none is left for the ORM to read back.
-_LINE_COLUMNS = tuple(column.key for column in InvoiceLine.__table__.columns)
+#: Every column of an invoice line but its id: a line written by :func:`_insert_lines`
+#: holds them all, so that none is left for the ORM to read back.
+_LINE_COLUMNS = tuple(column.key for column in InvoiceLine.__table__.columns if column.key != "id")
 
 
 def _insert_lines(session: Session, drafts: Sequence[tuple[Invoice, list[InvoiceLine]]]) -> None:
@@ -486,17 +486,13 @@ def _insert_lines(session: Session, drafts: Sequence[tuple[Invoice, list[Invoice
     table = InvoiceLine.__table__
     ids = reserve_ids(session, table, len(rows))
     if ids is not None:
-        session.execute(
-            table.insert(), [{**row, "id": row_id} for row, row_id in zip(rows, ids, strict=True)]
-        )
+        for row, row_id in zip(rows, ids, strict=True):
+            row["id"] = row_id
+        session.execute(table.insert(), rows)
     else:
-        for row in rows:
-            del row["id"]
-        ids = session.scalars(
-            table.insert().returning(table.c.id, sort_by_parameter_order=True), rows
-        ).all()
-    for row, row_id in zip(rows, ids, strict=True):
-        row["id"] = row_id
+        returned = table.insert().returning(table.c.id, sort_by_parameter_order=True)
+        for row, row_id in zip(rows, session.scalars(returned, rows).all(), strict=True):
+            row["id"] = row_id
     for line, row in zip(lines, rows, strict=True):
         line.__dict__.update(row)  # what was written, every column known
     adopt_inserted(session, lines)
