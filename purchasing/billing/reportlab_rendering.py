@@ -189,24 +189,71 @@ def warm_up() -> None:
 @cache
 def _register_fonts() -> None:
     for name, filename in FONT_FILES.items():
-        font = TTFont(name, _embeddable(_font_path(filename)), asciiReadable=False)
-        _keep_subsets(font)
-        pdfmetrics.registerFont(font)
+        pdfmetrics.registerFont(
+            _KeptFont(name, _embeddable(_font_path(filename)), asciiReadable=False)
+        )
 
 
 #: Font subsets a rendering process keeps, per font.
 SUBSET_CACHE_SIZE = 256
 
 
-def _keep_subsets(font: TTFont) -> None:
-    """Build each subset of ``font`` once per process: a subset is the font file cut down
-    to the characters a document drew, in the order it drew them, and invoices share
-    most of their characters and that order (407 distinct among the 903 subsets of 300
-    invoices). The bytes are those ReportLab builds, a pure function of the codes."""
-    face = font.face
-    make = face.makeSubset
-    face.kept_subsets = lru_cache(maxsize=SUBSET_CACHE_SIZE)(lambda codes: make(list(codes)))
-    face.makeSubset = lambda subset: face.kept_subsets(tuple(subset))
+class _KeptFont(TTFont):
+    """A TrueType font whose subsets are embedded as ReportLab embeds them, but each made
+    once per process rather than once per document.
+
+    A subset is the font cut down to the characters a document drew, in the order it drew
+    them, and invoices share most of their characters and that order (407 distinct among
+    the 903 subsets of 300 invoices). So its program is built once, and its compressed
+    program, its compressed ``/ToUnicode`` map and its ``/Widths`` array are kept by what
+    they hold: the same bytes as ReportLab writes (``tests/unit/test_reportlab_shortcuts.py``),
+    where compressing and formatting them anew was a third of writing an invoice's file.
+    """
+
+    def __init__(self, name: str, source: io.BytesIO, **options: object) -> None:
+        super().__init__(name, source, **options)
+        face = self.face
+        make = face.makeSubset
+        face.kept_subsets = lru_cache(maxsize=SUBSET_CACHE_SIZE)(lambda codes: make(list(codes)))
+        face.makeSubset = lambda subset: face.kept_subsets(tuple(subset))
+
+    def addObjects(self, doc: pdfdoc.PDFDocument) -> None:
+        state = self.state.get(doc)
+        super().addObjects(doc)
+        if state is None:
+            return
+        for index in range(len(state.subsets)):
+            font = doc.idToObject[f"{state.internalName}+{index}"]
+            font.Widths = _Written(_formatted_array(tuple(font.Widths.sequence)))
+            if doc.compression:
+                _compress_ahead(doc.idToObject[f"toUnicodeCMap:{font.BaseFont}"])
+                _compress_ahead(doc.idToObject[f"fontFile:{self.face.filename}({font.BaseFont})"])
+
+
+@lru_cache(maxsize=3 * SUBSET_CACHE_SIZE)
+def _formatted_array(values: tuple[int, ...]) -> bytes:
+    return pdfdoc.PDFArray(list(values)).format(pdfdoc.DummyDoc())
+
+
+@lru_cache(maxsize=6 * SUBSET_CACHE_SIZE)
+def _compressed(content: bytes | str) -> bytes:
+    return pdfdoc.PDFZCompress.encode(content)
+
+
+def _compress_ahead(stream: pdfdoc.PDFStream) -> None:
+    """``stream`` written compressed as ``PDFZCompress`` writes it, from kept bytes."""
+    stream.content = _compressed(stream.content)
+    stream.dictionary["Filter"] = FLATE
+
+
+class _Written(pdfdoc.PDFObject):
+    """A PDF value already formatted."""
+
+    def __init__(self, written: bytes) -> None:
+        self.written = written
+
+    def format(self, _document: object) -> bytes:
+        return self.written
 
 
 #: Bump when :func:`_strip` changes what it keeps: cached fonts of an older kind are left.
@@ -824,6 +871,15 @@ def _decorate(page: _Page, number: int, count: int, running: str, legal: str) ->
     page.text(RIGHT, baseline, f"Page {number} / {count}", PAGE_NUMBER, right=True)
 
 
+@cache
+def _fill_operator(color: colors.Color) -> str:
+    """The operator ReportLab's ``setFillColor`` writes for an opaque RGB ``color``: the
+    palette is a dozen colours, and that method's checks (colour space, separations,
+    transparency) were a tenth of the drawing time for some 150 colour changes an
+    invoice."""
+    return f"{fp_str(color.red, color.green, color.blue)} rg"
+
+
 class _Page:
     """A page being drawn: shapes go straight to the canvas, texts into one text object
     laid over them when the page is finished (one text object a page, not one a string:
@@ -850,7 +906,7 @@ class _Page:
         font = pdfmetrics.getFont(style.font)
         if self._color is not style.color:
             self._color = style.color
-            self._text.setFillColor(style.color)
+            self._fill_text(style.color)
         if right:
             x -= font.stringWidth(text, style.size)
         code = self._code
@@ -861,6 +917,9 @@ class _Page:
                 name = font.getSubsetInternalName(subset, self._doc)
                 code.append(f"{name} {fp_str(style.size)} Tf")
             code.append(f"({self._escape(chunk)}) Tj")
+
+    def _fill_text(self, color: colors.Color) -> None:
+        self._code.append(_fill_operator(color))
 
     def _runs(self, font: TTFont, text: str) -> list[tuple[int, bytes]]:
         """``font.splitString(text)``, without its loop over the characters when each
@@ -897,6 +956,8 @@ class _Page:
 
 #: The MIME type text/xml as a PDF name, its slash escaped (PDFName would escape the #).
 XML_SUBTYPE = "/text#2Fxml"
+#: The ``/Filter`` of a stream compressed ahead: what ``PDFZCompress`` writes.
+FLATE = pdfdoc.PDFArray([pdfdoc.PDFName(pdfdoc.PDFZCompress.pdfname)])
 PRODUCER = "Centrale (ReportLab)"
 
 
@@ -1007,11 +1068,13 @@ def _srgb_profile() -> bytes:
 
 
 def _srgb_profile_stream() -> pdfdoc.PDFStream:
-    return pdfdoc.PDFStream(
+    stream = pdfdoc.PDFStream(
         dictionary=pdfdoc.PDFDictionary({"N": 3}),
         content=_srgb_profile(),
         filters=[pdfdoc.PDFZCompress],
     )
+    _compress_ahead(stream)
+    return stream
 
 
 def xmp_rdf(

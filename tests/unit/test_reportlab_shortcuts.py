@@ -1,5 +1,5 @@
-"""The ReportLab renderer's shortcuts (past ``splitString``, subsets built once) write the
-very bytes ReportLab writes without them."""
+"""The ReportLab renderer's shortcuts (past ``splitString``, subsets and their objects
+made once, colours written directly) write the very bytes ReportLab writes without them."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
 
 from purchasing.billing import reportlab_rendering as rendering
 from purchasing.billing.facturx import build_facturx_xml
@@ -42,8 +43,10 @@ def test_a_document_drawn_with_the_shortcut_is_byte_for_byte_the_one_without(doc
     assert drawn == rendering.reportlab_pdf(doc, xml, issued_at=ISSUED_AT)
 
 
-def _without_kept_subsets(monkeypatch) -> list[tuple[int, ...]]:
-    """Every font builds its subsets anew, as ReportLab does; the subsets built."""
+def _as_reportlab_alone(monkeypatch) -> list[tuple[int, ...]]:
+    """Every font builds its subsets and writes their objects anew, the colours and the
+    sRGB profile go through ReportLab's own methods, as ReportLab does without the
+    shortcuts; the subsets built."""
     built = []
     for name in rendering.FONT_FILES:
         face = pdfmetrics.getFont(name).face
@@ -54,6 +57,11 @@ def _without_kept_subsets(monkeypatch) -> list[tuple[int, ...]]:
             return build(subset)
 
         monkeypatch.setattr(face, "makeSubset", counted)
+    monkeypatch.setattr(rendering._KeptFont, "addObjects", TTFont.addObjects)
+    monkeypatch.setattr(rendering, "_compress_ahead", lambda _stream: None)
+    monkeypatch.setattr(
+        rendering._Page, "_fill_text", lambda page, color: page._text.setFillColor(color)
+    )
     return built
 
 
@@ -71,12 +79,14 @@ def test_documents_drawn_with_kept_subsets_are_byte_for_byte_those_built_anew(mo
     xmls = [build_facturx_xml(doc) for doc in documents]
     faces = [pdfmetrics.getFont(name).face for name in rendering.FONT_FILES]
     hits = sum(face.kept_subsets.cache_info().hits for face in faces)
+    compressed = rendering._compressed.cache_info().hits
     drawn = [
         rendering.reportlab_pdf(doc, xml, issued_at=ISSUED_AT)
         for doc, xml in zip(documents, xmls, strict=True)
     ]
     assert sum(face.kept_subsets.cache_info().hits for face in faces) > hits
-    built = _without_kept_subsets(monkeypatch)
+    assert rendering._compressed.cache_info().hits > compressed
+    built = _as_reportlab_alone(monkeypatch)
     anew = [
         rendering.reportlab_pdf(doc, xml, issued_at=ISSUED_AT)
         for doc, xml in zip(documents, xmls, strict=True)
