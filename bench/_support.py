@@ -118,7 +118,9 @@ def machine_seconds(children_of: int | None = None) -> dict[str, float] | None:
         if children_of is not None and int(fields[1]) == children_of:
             use["children"] += seconds
         elif name.startswith("postgres"):
-            use["postgres"] += seconds
+            # With the children it reaped (cutime + cstime): the server's total keeps what
+            # the backends of closed connections spent.
+            use["postgres"] += seconds + (int(fields[13]) + int(fields[14])) / ticks
     use["idle"] = int((proc / "stat").read_text().splitlines()[0].split()[4]) / ticks
     use["wall"] = time.monotonic()
     return use

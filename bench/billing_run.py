@@ -11,9 +11,11 @@ one order each whose recurring items are commissioned in November 2026) and
 ``bench_billing_run`` (a copy of it for each measured run); both are dropped at the end.
 
 Each run works in a fresh process, as ``centrale billing run 2026-11`` does: members in
-groups of ``--chunk`` per transaction, PDFs rendered over ``--processes`` processes. It
-prints the run's wall time and invoices per second, the ledger posting of the run's
-events (``centrale ledger post``), the CPU time of the run's processes and of the local
+groups of ``--chunk`` per transaction, PDFs rendered over ``--processes`` processes. The
+ledger posts the run's events beside it, as ``centrale ledger post --follow`` deployed
+with the service does (``--post after``: ``centrale ledger post`` once the run is over).
+It prints the run's wall time and invoices per second, the time the posting took once the
+run was over, the CPU time of the run's processes (the follower's included) and of the local
 database server, the share of time the cores stood idle, and the peak
 resident memory of the run's processes together (sampled) and of the largest one. Then
 it checks what the run promises: one invoice per member, numbered 1..n without gaps, each
@@ -29,7 +31,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
+import secrets
+import signal
+import subprocess
 import sys
 import threading
 import time
@@ -54,8 +60,11 @@ def build(url: str, members: int, subscriptions: int) -> dict[str, float]:
     return {"build_seconds": time.perf_counter() - started}
 
 
-def run(url: str, renderer: str, processes: int, chunk: int) -> dict[str, float]:
-    """One billing run of November 2026, then the ledger posting of its events."""
+def run(url: str, renderer: str, processes: int, chunk: int, post: str) -> dict[str, float]:
+    """One billing run of November 2026, and the ledger posting of its events: by
+    ``centrale ledger post --follow`` beside the run (``post="during"``, the follower
+    stopped once the run is over, after it has posted what the run published), or by
+    ``post_pending_events`` once the run is over (``post="after"``)."""
     from purchasing.billing import run as billing
     from purchasing.billing.rendering import RenderPool
     from purchasing.billing.settings import settings_from_config
@@ -66,6 +75,7 @@ def run(url: str, renderer: str, processes: int, chunk: int) -> dict[str, float]
     config = load_config({"INVOICE_RENDERER": renderer})
     sampler = _TreeSampler()
     sampler.start()
+    follower = _start_follower(url) if post == "during" else None
     with support.app_session(url) as session:
         machine = support.machine_seconds()
         started = time.perf_counter()
@@ -79,9 +89,12 @@ def run(url: str, renderer: str, processes: int, chunk: int) -> dict[str, float]
         run_cpu = sampler.cpu_seconds
         run_machine = support.seconds_between(machine, machine := support.machine_seconds())
         started = time.perf_counter()
-        posting = post_pending_events(
-            session, settings=ledger_settings(config), posted_by=None, progress=None
-        )
+        if follower is None:
+            posted = post_pending_events(
+                session, settings=ledger_settings(config), posted_by=None, progress=None
+            ).posted
+        else:
+            posted = _stop_follower(follower)
         post_seconds = time.perf_counter() - started
         post_machine = support.seconds_between(machine, support.machine_seconds())
     return {
@@ -91,12 +104,39 @@ def run(url: str, renderer: str, processes: int, chunk: int) -> dict[str, float]
         "run_cpu_seconds": run_cpu,
         "post_seconds": post_seconds,
         "invoices": len(result.issued),
-        "posted": posting.posted,
+        "posted": posted,
         "peak_tree_megabytes": sampler.peak,
         "peak_process_megabytes": max(
             support.peak_megabytes(), support.peak_megabytes(resource.RUSAGE_CHILDREN)
         ),
     }
+
+
+def _start_follower(url: str) -> subprocess.Popen[str]:
+    """``centrale ledger post --follow`` on ``url``, as deployed beside the service."""
+    environment = os.environ | {
+        "DATABASE_URL": url,
+        "SECRET_KEY": secrets.token_hex(32),
+        "INVOICE_RENDERER": "reportlab",
+    }
+    return subprocess.Popen(
+        [str(Path(sys.executable).with_name("centrale")), "ledger", "post", "--follow"],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _stop_follower(follower: subprocess.Popen[str]) -> int:
+    """Stop the follower as an operator does (SIGTERM): it posts what is still pending,
+    then exits; the entries it posted in all."""
+    follower.send_signal(signal.SIGTERM)
+    out, err = follower.communicate(timeout=600)
+    summary = re.search(r"^(\d+) entr(?:y|ies) posted, .* still pending$", out, re.MULTILINE)
+    if follower.returncode != 0 or summary is None:
+        raise RuntimeError(f"ledger post --follow failed ({follower.returncode}): {err or out}")
+    return int(summary.group(1))
 
 
 def _billing_run(billing, session, config, render, chunk, settings_from_config):
@@ -219,6 +259,12 @@ def main() -> int:
     )
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--chunk", type=int, default=50, help="members per transaction")
+    parser.add_argument(
+        "--post",
+        choices=["during", "after"],
+        default="during",
+        help="ledger posting beside the run (centrale ledger post --follow) or after it",
+    )
     parser.add_argument("--phase", choices=["build", "run"])
     parser.add_argument("--url")
     args = parser.parse_args()
@@ -226,7 +272,7 @@ def main() -> int:
         print(json.dumps(build(args.url, args.members, args.subscriptions)))
         return 0
     if args.phase == "run":
-        print(json.dumps(run(args.url, args.renderer, args.processes, args.chunk)))
+        print(json.dumps(run(args.url, args.renderer, args.processes, args.chunk, args.post)))
         return 0
 
     unavailable = support.postgres_available()
@@ -237,7 +283,8 @@ def main() -> int:
     print(
         f"billing run {support.PERIOD}: {args.members:,} members, {args.subscriptions:,} "
         f"subscriptions, PostgreSQL; {args.processes} render process(es), "
-        f"{args.chunk} member(s) per transaction; {os.cpu_count()} CPU(s)"
+        f"{args.chunk} member(s) per transaction; ledger posted {args.post} the run; "
+        f"{os.cpu_count()} CPU(s)"
     )
     url = support.create_database(TEMPLATE)
     failed = False
@@ -270,6 +317,8 @@ def _child(phase: str, url: str, args: argparse.Namespace, renderer: str = "") -
         str(args.processes),
         "--chunk",
         str(args.chunk),
+        "--post",
+        args.post,
     ]
     if renderer:
         command += ["--renderer", renderer]
@@ -295,8 +344,9 @@ def _report(renderer: str, figures: dict, checks: dict[str, bool], args) -> bool
         f"CPU {figures['run_cpu_seconds']:.1f} s in the run's processes"
     )
     _print_machine(figures["run_machine"])
+    when = "beside the run, then" if args.post == "during" else "after the run, in"
     print(
-        f"    ledger posting: {int(figures['posted']):,} entries in "
+        f"    ledger posting: {int(figures['posted']):,} entries {when} "
         f"{figures['post_seconds']:.1f} s; issued and posted in {total:.1f} s"
     )
     _print_machine(figures["post_machine"])

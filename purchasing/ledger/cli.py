@@ -1,6 +1,7 @@
 """``centrale ledger``: post pending events, keep fiscal years, check and export the books.
 
 centrale ledger post                        # post every pending event, with progress
+centrale ledger post --follow               # post events as they come, until interrupted
 centrale ledger years | open 2027 | close 2026   # close: result, and à-nouveaux of 2027
 centrale ledger letter                      # letter what older postings settled
 centrale ledger check [2026]
@@ -10,7 +11,9 @@ centrale ledger export journal --from 2026-01-01 --to 2026-03-31 --format xlsx
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -36,32 +39,70 @@ def ledger() -> None:
 
 @ledger.command("post")
 @click.option("--limit", type=click.IntRange(min=1), help="at most this many events")
+@click.option(
+    "--follow",
+    is_flag=True,
+    help="keep posting events as they are published (during a billing run, say), until "
+    "interrupted (Ctrl-C or SIGTERM): what was published by then is posted before it exits",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.05, max=3600),
+    default=0.5,
+    show_default=True,
+    help="with --follow, seconds between looks at an empty outbox",
+)
 @with_appcontext
 @reports_domain_errors
-def post(limit: int | None) -> None:
+def post(limit: int | None, follow: bool, interval: float) -> None:
     """Post the pending events into the books; safe to run again.
 
     Events that cannot be posted (closed fiscal year, account missing from the chart...)
     stay pending and are listed; the command then exits with status 1.
     """
     settings = settings_from_config(current_app.config)
-    with click.progressbar(length=1, label="Comptabilisation", show_pos=True) as bar:
+    if follow:
+        if limit is not None:
+            raise click.BadOptionUsage("limit", "--limit cannot be used with --follow")
+        stop = threading.Event()
+        previous = {
+            signum: signal.signal(signum, lambda *_args: stop.set())
+            for signum in (signal.SIGINT, signal.SIGTERM)
+        }
+        try:
+            result = services.follow_pending_events(
+                get_session(),
+                settings=settings,
+                posted_by=None,
+                stop=stop,
+                interval=interval,
+                progress=lambda each: click.echo(_summary(each)),
+            )
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+    else:
+        with click.progressbar(length=1, label="Comptabilisation", show_pos=True) as bar:
 
-        def progress(done: int, total: int) -> None:
-            bar.length = max(total, 1)
-            bar.update(done - bar.pos)
+            def progress(done: int, total: int) -> None:
+                bar.length = max(total, 1)
+                bar.update(done - bar.pos)
 
-        result = services.post_pending_events(
-            get_session(), settings=settings, posted_by=None, limit=limit, progress=progress
-        )
-    click.echo(
-        f"{result.posted} entr{'y' if result.posted == 1 else 'ies'} posted, "
-        f"{result.empty} event(s) with nothing to post, {result.pending} still pending"
-    )
+            result = services.post_pending_events(
+                get_session(), settings=settings, posted_by=None, limit=limit, progress=progress
+            )
+    click.echo(f"{_summary(result)}, {result.pending} still pending")
     for line in services.refusal_lines(result.refused):
         click.echo(f"error: {line}", err=True)
     if result.refused:
         sys.exit(1)
+
+
+def _summary(result: services.PostingResult) -> str:
+    return (
+        f"{result.posted} entr{'y' if result.posted == 1 else 'ies'} posted, "
+        f"{result.empty} event(s) with nothing to post"
+    )
 
 
 @ledger.command("years")

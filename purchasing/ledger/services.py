@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cached_property
-from typing import Any
+from typing import Any, Protocol
 
 from marshmallow import ValidationError
 from sqlalchemy import BigInteger, ColumnElement, cast, func, or_, select, tuple_
@@ -88,10 +88,12 @@ __all__ = [
     "LedgerCheck",
     "PostingRefusal",
     "PostingResult",
+    "StopSignal",
     "UnknownAccount",
     "YearEnd",
     "cents_sum",
     "close_fiscal_year",
+    "follow_pending_events",
     "from_cents",
     "get_entry",
     "letter_open_years",
@@ -218,6 +220,50 @@ def post_pending_events(
     pending = _count(session, pending_events(session))
     session.commit()  # end the reading transaction
     return PostingResult(posted=posted, empty=empty, refused=tuple(refused), pending=pending)
+
+
+class StopSignal(Protocol):
+    """What tells :func:`follow_pending_events` to finish: a ``threading.Event`` or a
+    ``multiprocessing.Event``."""
+
+    def is_set(self) -> bool: ...
+
+    def wait(self, timeout: float | None = None) -> bool: ...
+
+
+def follow_pending_events(
+    session: Session,
+    *,
+    settings: LedgerSettings,
+    posted_by: Actor | None,
+    stop: StopSignal,
+    interval: float = 0.5,
+    progress: Callable[[PostingResult], None] | None = None,
+) -> PostingResult:
+    """Post the events as they are published, until ``stop`` is set: then once more, so
+    that every event published before it is posted too.
+
+    What posts a billing run's entries while it issues: each group's events are posted
+    while the next groups are invoiced, on the cores the run leaves idle, rather than all
+    of them once it is over. Each pass is :func:`post_pending_events` (so two followers,
+    or a follower and the operator command, never post an event twice); a pass that
+    posted nothing waits ``interval`` seconds, or less if ``stop`` is set meanwhile.
+    ``progress`` is given the result of each pass that posted something. The result adds
+    the passes up; its refusals and pending count are those of the last pass.
+    """
+    posted = empty = 0
+    while True:
+        last_pass = stop.is_set()
+        result = post_pending_events(session, settings=settings, posted_by=posted_by)
+        posted, empty = posted + result.posted, empty + result.empty
+        if progress is not None and (result.posted or result.empty):
+            progress(result)
+        if last_pass:
+            return PostingResult(
+                posted=posted, empty=empty, refused=result.refused, pending=result.pending
+            )
+        if not (result.posted or result.empty):
+            stop.wait(interval)
 
 
 def _batches(items: Iterator[tuple[int, str]], size: int) -> Iterator[list[tuple[int, str]]]:

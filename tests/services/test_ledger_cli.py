@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import signal
+import threading
+import time
 from datetime import date
 
 import pytest
@@ -169,3 +173,36 @@ def test_activity_report_writes_the_pdf(run, session, tmp_path):
     result = run("ledger", "activity-report", "2026", "--output", str(output))
     assert result.exit_code == 0, result.output
     assert output.read_bytes().startswith(b"%PDF")
+
+
+def test_post_follow_posts_until_it_is_told_to_stop(run, session):
+    make_ledger_accounts(session)
+    subsidy_received(session)
+    before = signal.getsignal(signal.SIGTERM)
+
+    def stop_once_following() -> None:
+        for _ in range(500):
+            if signal.getsignal(signal.SIGTERM) is not before:
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+            time.sleep(0.01)
+
+    stopper = threading.Thread(target=stop_once_following)
+    stopper.start()
+    result = run("ledger", "post", "--follow", "--interval", "0.05")
+    stopper.join()
+
+    assert result.exit_code == 0, result.output
+    assert "1 entry posted, 0 event(s) with nothing to post, 0 still pending" in result.output
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_post_refuses_a_limit_with_follow(run, session):
+    make_ledger_accounts(session)
+    event = subsidy_received(session)
+
+    result = run("ledger", "post", "--follow", "--limit", "5")
+
+    assert result.exit_code == 2
+    assert "--limit cannot be used with --follow" in result.output
+    assert session.get(type(event), event.id).consumed_at is None

@@ -8,6 +8,7 @@ These tests commit in sessions of their own, one per thread; the ``committed`` f
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
@@ -15,6 +16,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from purchasing.events import publish
 from purchasing.ledger import services
 from purchasing.ledger.models import JournalEntry, Lettering
 from tests.factories import make_member
@@ -165,3 +167,68 @@ def test_payments_posted_while_the_year_before_closes_letter_with_its_opening_en
         assert {lettering.lettered_on for lettering in letterings} == {date(2034, 1, 10)}
         verified = services.verify_ledger(check, fiscal_year=2034)
         assert verified.ok, verified
+
+
+def test_a_follower_posts_each_event_published_while_it_runs_once(committed):
+    """An issuer commits events one after another while a follower posts beside it, then
+    publishes a last group and stops the follower at once: each is posted once, the last
+    group by the pass the stop asks for."""
+    with Session(committed, expire_on_commit=False) as setup:
+        make_ledger_accounts(setup)
+    stop = threading.Event()
+    results: list[services.PostingResult] = []
+
+    def follow() -> None:
+        with Session(committed, expire_on_commit=False) as session:
+            results.append(
+                services.follow_pending_events(
+                    session, settings=ledger_settings(), posted_by=None, stop=stop, interval=5
+                )
+            )
+
+    follower = threading.Thread(target=follow)
+    follower.start()
+    with Session(committed, expire_on_commit=False) as issuer:
+        events = [
+            subsidy_received(issuer, amount=f"{n}.00", received_on=date(2026, 3, 1))
+            for n in range(1, EVENTS // 2 + 1)
+        ]
+        for _ in range(500):  # posted while the follower runs, not at its stop
+            if _posted(committed, events) == len(events):
+                break
+            time.sleep(0.02)
+        assert _posted(committed, events) == len(events)
+        time.sleep(0.2)  # the follower now waits on an empty outbox
+        # The last group in one transaction, so that it appears at once.
+        events += [
+            publish(
+                issuer,
+                "subsidy.received",
+                entity="subsidy_receipt",
+                entity_id=n,
+                payload={
+                    "programme_id": 1,
+                    "programme_code": "FEDER-2024",
+                    "amount": f"{n}.00",
+                    "received_on": "2026-03-01",
+                    "reference": f"VIR-{n:04d}",
+                },
+            )
+            for n in range(EVENTS // 2 + 1, EVENTS + 1)
+        ]
+        issuer.commit()
+    stop.set()
+    follower.join(timeout=60)
+
+    assert not follower.is_alive()
+    assert (results[0].posted, results[0].pending) == (EVENTS, 0)
+    assert _posted(committed, events) == EVENTS
+
+
+def _posted(engine, events) -> int:
+    with Session(engine) as check:
+        return check.scalar(
+            select(func.count(func.distinct(JournalEntry.source_event_id))).where(
+                JournalEntry.source_event_id.in_([event.id for event in events])
+            )
+        )

@@ -540,3 +540,42 @@ class TestBatches:
             .where(AuditRecord.action == "journal_entry.posted")
         )
         assert audited == 7
+
+
+class _ScriptedStop:
+    """A stop signal that publishes an event each time the follower waits on an empty
+    outbox, and is set at the second wait: as an issuer publishing beside the follower."""
+
+    def __init__(self, session) -> None:
+        self.session = session
+        self.waits = 0
+        self.set_ = False
+
+    def is_set(self) -> bool:
+        return self.set_
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waits += 1
+        subsidy_received(self.session, amount=f"{self.waits}00.00")
+        self.set_ = self.waits == 2
+        return self.set_
+
+
+def test_following_posts_what_is_published_until_the_stop_and_what_came_before_it(session):
+    make_ledger_accounts(session)
+    subsidy_received(session)
+    stop = _ScriptedStop(session)
+    passes = []
+
+    result = services.follow_pending_events(
+        session, settings=ledger_settings(), posted_by=None, stop=stop, progress=passes.append
+    )
+
+    # Posted at once, then after each wait: the second event published with the stop.
+    assert (result.posted, result.empty, result.pending, result.refused) == (3, 0, 0, ())
+    assert [each.posted for each in passes] == [1, 1, 1]
+    assert stop.waits == 2  # waited only on an empty outbox
+    amounts = session.scalars(
+        select(JournalEntry.total).where(JournalEntry.source_kind == "subsidy.received")
+    ).all()
+    assert sorted(amounts) == [Decimal("100.00"), Decimal("200.00"), Decimal("1000.00")]
