@@ -331,7 +331,10 @@ def _add_settlement(transaction: etree._Element, doc: InvoiceDocument) -> None:
         )
 
 
+@cache
 def _q(prefix: str, tag: str) -> str:
+    """The qualified name of ``tag``: some seven hundred elements an invoice, of a
+    hundred names."""
     return f"{{{NAMESPACES[prefix]}}}{tag}"
 
 
@@ -361,7 +364,9 @@ def _indicator(parent: etree._Element, tag: str, value: bool) -> None:
     _text(_sub(parent, "ram", tag), "Indicator", "true" if value else "false", ns="udt")
 
 
+@cache
 def _yyyymmdd(day: date) -> str:
+    # A run's invoices share their few dates, each written some sixty times an invoice.
     return day.strftime("%Y%m%d")
 
 
