@@ -76,27 +76,33 @@ def run(url: str, renderer: str, processes: int, chunk: int, post: str) -> dict[
     sampler = _TreeSampler()
     sampler.start()
     follower = _start_follower(url) if post == "during" else None
-    with support.app_session(url) as session:
-        machine = support.machine_seconds()
-        started = time.perf_counter()
-        if processes > 1:
-            with RenderPool(renderer=renderer, processes=processes) as pool:
-                result = _billing_run(billing, session, config, pool, chunk, settings_from_config)
-        else:
-            result = _billing_run(billing, session, config, None, chunk, settings_from_config)
-        run_seconds = time.perf_counter() - started
-        sampler.stop()
-        run_cpu = sampler.cpu_seconds
-        run_machine = support.seconds_between(machine, machine := support.machine_seconds())
-        started = time.perf_counter()
-        if follower is None:
-            posted = post_pending_events(
-                session, settings=ledger_settings(config), posted_by=None, progress=None
-            ).posted
-        else:
-            posted = _stop_follower(follower)
-        post_seconds = time.perf_counter() - started
-        post_machine = support.seconds_between(machine, support.machine_seconds())
+    try:
+        with support.app_session(url) as session:
+            machine = support.machine_seconds()
+            started = time.perf_counter()
+            if processes > 1:
+                with RenderPool(renderer=renderer, processes=processes) as pool:
+                    result = _billing_run(
+                        billing, session, config, pool, chunk, settings_from_config
+                    )
+            else:
+                result = _billing_run(billing, session, config, None, chunk, settings_from_config)
+            run_seconds = time.perf_counter() - started
+            sampler.stop()
+            run_cpu = sampler.cpu_seconds
+            run_machine = support.seconds_between(machine, machine := support.machine_seconds())
+            started = time.perf_counter()
+            if follower is None:
+                posted = post_pending_events(
+                    session, settings=ledger_settings(config), posted_by=None, progress=None
+                ).posted
+            else:
+                posted = _stop_follower(follower)
+            post_seconds = time.perf_counter() - started
+            post_machine = support.seconds_between(machine, support.machine_seconds())
+    finally:
+        if follower is not None and follower.poll() is None:
+            follower.kill()  # the run failed: the follower must not outlive the benchmark
     return {
         "run_machine": run_machine,
         "post_machine": post_machine,
