@@ -256,13 +256,14 @@ def follow_pending_events(
         last_pass = stop.is_set()
         result = post_pending_events(session, settings=settings, posted_by=posted_by)
         posted, empty = posted + result.posted, empty + result.empty
-        if progress is not None and (result.posted or result.empty):
+        consumed = result.posted + result.empty
+        if progress is not None and consumed:
             progress(result)
         if last_pass:
             return PostingResult(
                 posted=posted, empty=empty, refused=result.refused, pending=result.pending
             )
-        if not (result.posted or result.empty):
+        if not consumed:
             stop.wait(interval)
 
 
