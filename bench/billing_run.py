@@ -120,11 +120,7 @@ def run(url: str, renderer: str, processes: int, chunk: int, post: str) -> dict[
 
 def _start_follower(url: str) -> subprocess.Popen[str]:
     """``centrale ledger post --follow`` on ``url``, as deployed beside the service."""
-    environment = os.environ | {
-        "DATABASE_URL": url,
-        "SECRET_KEY": secrets.token_hex(32),
-        "INVOICE_RENDERER": "reportlab",
-    }
+    environment = os.environ | {"DATABASE_URL": url, "SECRET_KEY": secrets.token_hex(32)}
     return subprocess.Popen(
         [str(Path(sys.executable).with_name("centrale")), "ledger", "post", "--follow"],
         env=environment,
