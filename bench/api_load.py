@@ -2,15 +2,16 @@
 
     .venv/bin/python bench/api_load.py                     # 15 s per scenario
     .venv/bin/python bench/api_load.py --seconds 30 --workers 5 --connections 32
-    .venv/bin/python bench/api_load.py --worker-class sync --workers 5
+    .venv/bin/python bench/api_load.py --worker-class gthread --workers 4 --threads 4
 
 Needs ``wrk`` (Debian: ``apt-get install -y wrk``); without it the benchmark says so and
 is skipped. Builds ``bench_api`` on the PostgreSQL server of ``BENCH_POSTGRES_URL`` (the
 shipped catalogue, the demo members, one member agent with an API token per member),
-serves it with gunicorn on 127.0.0.1 (``--workers`` gthread workers of ``--threads``
-threads by default, which keep wrk's connections alive; ``--worker-class sync`` closes
-each after one answer; settings of ``gunicorn.conf.py``) and runs, each for
-``--seconds``:
+serves it with gunicorn on 127.0.0.1 with the settings of ``gunicorn.conf.py`` (one sync
+worker per core, which closes each connection after one answer; ``--workers``,
+``--worker-class`` and ``--threads`` override them) and runs, each for ``--seconds``
+after ``--warmup`` seconds of the same requests that are checked but not counted (a
+worker's first requests fill its caches and prepare its statements):
 
 - catalogue reads: ``GET /api/v1/catalog/products`` (a page of 20 priced products), by member
   agents; target at least 1 000 requests/s, 99th percentile under 50 ms;
@@ -18,10 +19,10 @@ each after one answer; settings of ``gunicorn.conf.py``) and runs, each for
   series, its prices frozen), by member agents in turn; target at least 200 orders/s,
   99th percentile under 100 ms.
 
-Every answer must be the expected one (200, 201): wrk counts the others, and the orders
-written are counted in the database afterwards. The database is dropped at the end.
-On Linux, each scenario also prints the CPU a request cost the gunicorn workers and the
-local PostgreSQL server, and the share of the time the machine's cores stood idle.
+Every answer, the warm-up's included, must be the expected one (200, 201): wrk counts the
+others, and the orders written are counted in the database afterwards. The database is
+dropped at the end. On Linux, each scenario also prints the CPU a request cost the gunicorn
+workers and the local PostgreSQL server, and the share of the time the cores stood idle.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import argparse
 import json
 import os
 import re
+import runpy
 import shutil
 import socket
 import subprocess
@@ -107,9 +109,12 @@ def build(url: str) -> tuple[list[str], list[str]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=15)
-    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1))
-    parser.add_argument("--worker-class", choices=("gthread", "sync"), default="gthread")
-    parser.add_argument("--threads", type=int, default=4, help="per gthread worker")
+    parser.add_argument(
+        "--warmup", type=int, default=3, help="seconds before each scenario, not counted"
+    )
+    parser.add_argument("--workers", type=int, help="default: gunicorn.conf.py's")
+    parser.add_argument("--worker-class", choices=("gthread", "sync"), help="default: sync")
+    parser.add_argument("--threads", type=int, help="per gthread worker (default 1)")
     parser.add_argument("--connections", type=int, default=16)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -125,22 +130,24 @@ def main() -> int:
     try:
         readers, orderers = build(url)
         port = _free_port()
-        threads = f" x {args.threads} threads" if args.worker_class == "gthread" else ""
+        server_options = _server_options(args)
         print(
-            f"API load: gunicorn with {args.workers} {args.worker_class} workers{threads} "
-            f"on 127.0.0.1:{port}, "
-            f"PostgreSQL, wrk with {args.connections} connections, {args.seconds} s per "
-            f"scenario, {len(readers)} member agents ({len(orderers)} ordering); "
-            f"{os.cpu_count()} CPU(s)"
+            f"API load: gunicorn ({_describe(server_options)}) on 127.0.0.1:{port}, "
+            f"PostgreSQL, wrk with {args.connections} connections, {args.warmup} s of warm-up "
+            f"then {args.seconds} s per scenario, {len(readers)} member agents "
+            f"({len(orderers)} ordering); {os.cpu_count()} CPU(s)"
         )
-        with _gunicorn(url, port, args.workers, args.worker_class, args.threads) as server:
+        with _gunicorn(url, port, server_options) as server:
             for name, (method, path, status, target_rate, target_p99) in SCENARIOS.items():
                 tokens = orderers if method == "POST" else readers
+                warmup = _wrk(port, method, path, tokens, args.connections, args.warmup)
                 before = support.machine_seconds(children_of=server.process.pid)
-                figures = _wrk(port, method, path, tokens, args)
+                figures = _wrk(port, method, path, tokens, args.connections, args.seconds)
                 figures["cpu"] = support.seconds_between(
                     before, support.machine_seconds(children_of=server.process.pid)
                 )
+                figures["unexpected"] += warmup["unexpected"]
+                figures["socket_errors"] += warmup["socket_errors"]
                 failed |= not _report(name, figures, status, target_rate, target_p99)
         orders = _count_orders(url)
         print(f"  orders written: {orders:,}")
@@ -149,12 +156,27 @@ def main() -> int:
     return 1 if failed else 0
 
 
+def _server_options(args: argparse.Namespace) -> dict[str, str]:
+    """gunicorn's worker settings: those of ``gunicorn.conf.py``, overridden by the command."""
+    conf = runpy.run_path(str(support.ROOT / "gunicorn.conf.py"))
+    options = {"workers": str(conf["workers"]), "worker-class": conf["worker_class"]}
+    if args.workers:
+        options["workers"] = str(args.workers)
+    if args.worker_class:
+        options["worker-class"] = args.worker_class
+    if options["worker-class"] == "gthread":
+        options["threads"] = str(args.threads or 1)
+    return options
+
+
+def _describe(options: dict[str, str]) -> str:
+    threads = f" of {options['threads']} threads" if "threads" in options else ""
+    return f"{options['workers']} {options['worker-class']} workers{threads}"
+
+
 class _gunicorn:
-    def __init__(
-        self, url: str, port: int, workers: int, worker_class: str = "sync", threads: int = 1
-    ) -> None:
-        self.url, self.port, self.workers = url, port, workers
-        self.worker_class, self.threads = worker_class, threads
+    def __init__(self, url: str, port: int, options: dict[str, str]) -> None:
+        self.url, self.port, self.options = url, port, options
 
     def __enter__(self) -> _gunicorn:
         env = {
@@ -169,15 +191,9 @@ class _gunicorn:
                 str(Path(sys.executable).with_name("gunicorn")),
                 "--config",
                 str(support.ROOT / "gunicorn.conf.py"),
-                "--worker-class",
-                self.worker_class,
-                "--workers",
-                str(self.workers),
-                *(["--threads", str(self.threads)] if self.worker_class == "gthread" else []),
+                *(part for name, value in self.options.items() for part in (f"--{name}", value)),
                 "--bind",
                 f"127.0.0.1:{self.port}",
-                # The application is loaded once, before the workers are forked.
-                "--preload",
                 "wsgi:app",
             ],
             cwd=support.ROOT,
@@ -213,7 +229,9 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _wrk(port: int, method: str, path: str, tokens: list[str], args) -> dict[str, float]:
+def _wrk(
+    port: int, method: str, path: str, tokens: list[str], connections: int, seconds: int
+) -> dict[str, float]:
     body = f"wrk.body = '{json.dumps(ORDER)}'" if method == "POST" else ""
     script = WRK_SCRIPT % {
         "tokens": ", ".join(f'"{token}"' for token in tokens),
@@ -229,9 +247,9 @@ def _wrk(port: int, method: str, path: str, tokens: list[str], args) -> dict[str
                 "--threads",
                 "2",
                 "--connections",
-                str(args.connections),
+                str(connections),
                 "--duration",
-                f"{args.seconds}s",
+                f"{seconds}s",
                 "--latency",
                 "--script",
                 lua.name,
