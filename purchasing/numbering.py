@@ -8,7 +8,7 @@ the number back, so a number exists only if the document that carries it was com
 
 from __future__ import annotations
 
-from sqlalchemy import Integer, String, update
+from sqlalchemy import Integer, String, bindparam, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -37,24 +37,34 @@ def next_numbers(session: Session, series: str, fiscal_year: int, count: int) ->
     one each. The caller must use them all, in order, or roll back."""
     if count < 1:
         raise ValueError(f"count must be at least 1, not {count}")
-    counter = (
-        update(NumberSequence)
-        .where(NumberSequence.series == series, NumberSequence.fiscal_year == fiscal_year)
-        .values(last_value=NumberSequence.last_value + count)
-        .returning(NumberSequence.last_value)
-    )
-    last = session.execute(counter).scalar_one_or_none()
+    # Core, on the session's connection: the statement runs on every order and group of
+    # invoices, and nothing of the ORM (no flush, no object to synchronise) applies to it.
+    connection = session.connection()
+    params = {"of_series": series, "of_year": fiscal_year, "count": count}
+    last = connection.execute(_COUNTER, params).scalar_one_or_none()
     if last is None:
         # The series' first number of the year: its counter row is created (a concurrent
         # creator wins the key, and we wait for it), then counted on like any other.
-        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        session.execute(
+        insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+        connection.execute(
             insert(NumberSequence)
             .values(series=series, fiscal_year=fiscal_year, last_value=0)
             .on_conflict_do_nothing()
         )
-        last = session.execute(counter).scalar_one()
+        last = connection.execute(_COUNTER, params).scalar_one()
     return range(last - count + 1, last + 1)
+
+
+_SEQUENCES = NumberSequence.__table__
+_COUNTER = (
+    update(_SEQUENCES)
+    .where(
+        _SEQUENCES.c.series == bindparam("of_series"),
+        _SEQUENCES.c.fiscal_year == bindparam("of_year"),
+    )
+    .values(last_value=_SEQUENCES.c.last_value + bindparam("count"))
+    .returning(_SEQUENCES.c.last_value)
+)
 
 
 def format_number(series: str, fiscal_year: int, value: int) -> str:
