@@ -3,17 +3,18 @@
 A use case runs in one transaction: ``with transaction(session): ...`` commits once at the
 end and rolls back on any failure, so a refused request leaves nothing half-done.
 Rows written in bulk by a Core INSERT join the session as the ORM's own inserts do
-(:func:`adopt_inserted`).
+(:func:`insert_returning`, :func:`adopt_inserted`).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, event, func, select
+from sqlalchemy import Column, Insert, Select, Table, event, func, inspect, select
 from sqlalchemy.orm import Session, SessionTransaction, make_transient_to_detached
 
 T = TypeVar("T")
@@ -47,14 +48,60 @@ def adopt_inserted(session: Session, objects: Sequence[Any]) -> None:
     current = session.get_nested_transaction() or session.get_transaction()
     if current is None:
         raise RuntimeError("adopt_inserted needs the transaction that wrote the rows")
+    # All detached before any is added: adding one cascades to the others it refers to,
+    # which must then join the session as written rows, not as new ones.
     for obj in objects:
         make_transient_to_detached(obj)
+    for obj in objects:
         session.add(obj)
     if _ADOPTED not in session.info:
         session.info[_ADOPTED] = []
         event.listen(session, "after_soft_rollback", _expunge_rolled_back)
         event.listen(session, "after_commit", _forget_committed)
     session.info[_ADOPTED].append((current, list(objects)))
+
+
+def insert_returning(session: Session, objects: Sequence[Any]) -> None:
+    """Write the rows of the new ``objects`` (of one mapped class, each with the same
+    attributes set) by one Core ``INSERT ... RETURNING`` in the session's transaction,
+    and set every column on them as written, ids included; :func:`adopt_inserted` then
+    hands them to the session.
+
+    A column an object leaves unset takes its default and comes back, as in the ORM's own
+    insert; the others keep the values the objects hold.
+    Relationships are not written: the caller sets the foreign keys, and the rows they
+    refer to must exist. For the few rows of a request as for many: the ORM's unit of
+    work costs several times the INSERT.
+    """
+    if not objects:
+        return
+    cls = type(objects[0])
+    mapper = inspect(cls)
+    table = mapper.local_table
+    attributes = {column.key: mapper.get_property_by_column(column).key for column in table.c}
+    rows = [
+        {
+            column: obj.__dict__[attribute]
+            for column, attribute in attributes.items()
+            if attribute in obj.__dict__
+        }
+        for obj in objects
+    ]
+    for obj, row in zip(objects, rows, strict=True):
+        if type(obj) is not cls or row.keys() != rows[0].keys():
+            raise ValueError("insert_returning writes objects of one class, set alike")
+    unset = tuple(column for column in table.c if column.key not in rows[0])
+    statement = _insert_returning(table, unset, len(rows) > 1)
+    written = session.connection().execute(statement, rows if len(rows) > 1 else rows[0])
+    for obj, row in zip(objects, written.all(), strict=True):
+        for column, value in zip(unset, row, strict=True):
+            obj.__dict__[attributes[column.key]] = value
+
+
+@functools.cache
+def _insert_returning(table: Table, unset: tuple[Column, ...], many: bool) -> Insert:
+    """Built once per shape: the statement's cache key is then computed once."""
+    return table.insert().returning(*unset, sort_by_parameter_order=many)
 
 
 def _expunge_rolled_back(session: Session, rolled_back: SessionTransaction) -> None:

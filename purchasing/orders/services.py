@@ -66,7 +66,13 @@ from purchasing.orders.models import (
 )
 from purchasing.orders.quote import Quote, build_quote
 from purchasing.orders.roles import BUYERS, ORDERERS, actor_id, require_role
-from purchasing.unit_of_work import Page, paginate, transaction
+from purchasing.unit_of_work import (
+    Page,
+    adopt_inserted,
+    insert_returning,
+    paginate,
+    transaction,
+)
 
 __all__ = [
     "ORDER_SERIES",
@@ -231,25 +237,21 @@ def create_order(
             lines=[],
             purchase_orders=[],
         )
-        session.add(order)
         placed = []
-        with session.no_autoflush:  # the order is written once complete, numbered
-            for index, line in enumerate(lines):
-                try:
-                    placed.append(_place_line(session, order, line, products.get(line.sku)))
-                except ValidationFailed as exc:
-                    raise ValidationFailed(
-                        f"line {index + 1}: {exc.message}",
-                        errors={
-                            f"lines[{index}].{field}": msgs for field, msgs in exc.errors.items()
-                        },
-                    ) from None
-            # The number last: its counter row stays locked until the commit, so the order
-            # and its lines are written first under a reference no one else can see nor
-            # take, and the lock covers only the number, this order's update and the audit
-            # records (one INSERT).
-            order.reference = _provisional_reference()
-        session.flush()  # the order and its lines
+        for index, line in enumerate(lines):
+            try:
+                placed.append(_place_line(session, order, line, products.get(line.sku)))
+            except ValidationFailed as exc:
+                raise ValidationFailed(
+                    f"line {index + 1}: {exc.message}",
+                    errors={f"lines[{index}].{field}": msgs for field, msgs in exc.errors.items()},
+                ) from None
+        # The number last: its counter row stays locked until the commit, so the order and
+        # its lines are written first under a reference no one else can see nor take, and
+        # the lock covers only the number, this order's update and the audit records (one
+        # INSERT).
+        order.reference = _provisional_reference()
+        _write_new_order(session, order)
         year = order_date.year
         order.reference = format_number(
             ORDER_SERIES, year, next_number(session, ORDER_SERIES, year)
@@ -266,6 +268,16 @@ def create_order(
         if submit:
             _submit(session, order, actor=actor)
     return order
+
+
+def _write_new_order(session: Session, order: Order) -> None:
+    """Write the new ``order`` and its lines, one INSERT each, and hand them to the
+    session as written: the ORM's unit of work cost a quarter of placing an order."""
+    insert_returning(session, [order])
+    for line in order.lines:
+        line.order_id = order.id
+    insert_returning(session, order.lines)
+    adopt_inserted(session, [order, *order.lines])
 
 
 def _provisional_reference() -> str:

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from purchasing.events import DomainEvent
-from purchasing.unit_of_work import adopt_inserted
+from purchasing.unit_of_work import adopt_inserted, insert_returning
 
 AT = datetime(2026, 11, 30, tzinfo=UTC)
 
@@ -108,3 +108,53 @@ def test_adopting_outside_a_transaction_is_refused(session):
     session.commit()
     with pytest.raises(RuntimeError, match="transaction"):
         adopt_inserted(session, [DomainEvent()])
+
+
+def _new(kind: str, entity_id: str, **more) -> DomainEvent:
+    return DomainEvent(kind=kind, entity="invoice", entity_id=entity_id, payload={}, **more)
+
+
+def test_insert_returning_gives_each_object_its_own_row_its_id_and_defaults(session):
+    events = [_new("invoice.issued", "A"), _new("invoice.cancelled", "B"), _new("x", "C")]
+    before = datetime.now(UTC)
+    insert_returning(session, events)
+    adopt_inserted(session, events)
+
+    ids = [event.id for event in events]
+    assert all(isinstance(event_id, int) for event_id in ids) and len(set(ids)) == 3
+    # Each object holds its own row: the ids came back in the order the objects were given.
+    assert _kinds(session) == dict(
+        zip(ids, ["invoice.issued", "invoice.cancelled", "x"], strict=True)
+    )
+    # The column left unset took its default, and the object holds it without reading.
+    assert all(event.occurred_at >= before for event in events)
+    assert all(event.consumed_at is None for event in events)
+    assert session.get(DomainEvent, ids[1]) is events[1]
+
+    events[2].kind = "invoice.issued"
+    session.commit()
+    assert _kinds(session)[ids[2]] == "invoice.issued"
+
+
+def test_insert_returning_one_object(session):
+    (event,) = events = [_new("invoice.issued", "A", occurred_at=AT)]
+    insert_returning(session, events)
+    adopt_inserted(session, events)
+    session.commit()
+    row = session.execute(select(DomainEvent.__table__).where(DomainEvent.id == event.id)).one()
+    assert (row.kind, row.entity_id, row.occurred_at) == ("invoice.issued", "A", AT)
+
+
+def test_insert_returning_then_a_rollback_leaves_nothing(session):
+    events = [_new("invoice.issued", "A"), _new("invoice.issued", "B")]
+    insert_returning(session, events)
+    adopt_inserted(session, events)
+    session.rollback()
+    assert _kinds(session) == {}
+    assert not any(event in session for event in events)
+
+
+def test_insert_returning_refuses_objects_set_unalike_and_writes_nothing(session):
+    with pytest.raises(ValueError, match="set alike"):
+        insert_returning(session, [_new("a", "A"), _new("b", "B", occurred_at=AT)])
+    assert _kinds(session) == {}
