@@ -62,7 +62,7 @@ from purchasing.billing.rendering import RenderedInvoice
 from purchasing.billing.services import PreparedIssue, Renderer, issue_invoices, prepare_issue
 from purchasing.billing.settings import BillingSettings
 from purchasing.catalog.pricing import Billing, PurchaseMode
-from purchasing.db import reserve_ids, utcnow
+from purchasing.db import copy_rows, reserve_ids, utcnow
 from purchasing.errors import NotFound, ValidationFailed
 from purchasing.fields import today_in_paris
 from purchasing.members.models import Member
@@ -507,7 +507,7 @@ def _insert_lines(session: Session, drafts: Sequence[tuple[Invoice, list[Invoice
     if ids is not None:
         for row, row_id in zip(rows, ids, strict=True):
             row["id"] = row_id
-        session.execute(table.insert(), rows)
+        copy_rows(session, table, rows)
     else:
         returned = table.insert().returning(table.c.id, sort_by_parameter_order=True)
         for row, row_id in zip(rows, session.scalars(returned, rows).all(), strict=True):
