@@ -153,6 +153,8 @@ def reportlab_pdf(doc: InvoiceDocument, xml: bytes, *, issued_at: datetime) -> b
     canvas = Canvas(
         out, pagesize=A4, invariant=1, pdfVersion=(1, 7), pageCompression=1, initialFontName=REGULAR
     )
+    for name in FONT_FILES:
+        pdfmetrics.getFont(name).splitString(FIRST_CHARACTERS, canvas._doc)
     canvas.setTitle(f"{doc.title} {doc.number}")
     canvas.setAuthor(doc.seller.name)
     running = f"{doc.title} n° {doc.number} du {_fmt.french_date(doc.issue_date)}"
@@ -193,6 +195,14 @@ def _register_fonts() -> None:
             _KeptFont(name, _embeddable(_font_path(filename)), asciiReadable=False)
         )
 
+
+#: The characters every document gives the first codes of each font, in this order, used
+#: or not. A subset holds the characters a document drew in the order it drew them, and
+#: the digits of its numbers, dates and amounts came in a different order in almost every
+#: invoice: 298 distinct bold subsets for 301 invoices (108 regular), each built, compressed
+#: and embedded anew. Given first, 2 (40): the subsets are then mostly those already kept,
+#: for a file 2 % larger. The file is still a pure function of the document.
+FIRST_CHARACTERS = "0123456789,.-:/%()'€\u202f"
 
 #: Font subsets a rendering process keeps, per font.
 SUBSET_CACHE_SIZE = 256
