@@ -3,7 +3,8 @@
 A use case runs in one transaction: ``with transaction(session): ...`` commits once at the
 end and rolls back on any failure, so a refused request leaves nothing half-done.
 Rows written in bulk by a Core INSERT join the session as the ORM's own inserts do
-(:func:`insert_returning`, :func:`adopt_inserted`).
+(:func:`insert_returning`, :func:`adopt_inserted`); many rows changed alike are written by
+one UPDATE (:func:`update_together`).
 """
 
 from __future__ import annotations
@@ -14,8 +15,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Column, Insert, Select, Table, event, func, inspect, select
+from sqlalchemy import Column, Insert, Select, Table, event, func, inspect, select, update
 from sqlalchemy.orm import Session, SessionTransaction, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+
+from purchasing.db import any_of
 
 T = TypeVar("T")
 
@@ -96,6 +100,39 @@ def insert_returning(session: Session, objects: Sequence[Any]) -> None:
     for obj, row in zip(objects, written.all(), strict=True):
         for column, value in zip(unset, row, strict=True):
             obj.__dict__[attributes[column.key]] = value
+
+
+def update_together(session: Session, objects: Sequence[Any], key: str, value: Any) -> None:
+    """Set attribute ``key`` of the persistent ``objects`` (of one mapped class) to
+    ``value`` by one ``UPDATE`` in the session's transaction, and on the objects as
+    written: the session has nothing left to write for them.
+
+    For the hundreds of rows of a billing run's group that change alike (set-up fees and
+    deliveries marked billed), which the unit of work writes by one ``UPDATE`` a row.
+    The caller checks first, by the objects' own rules, that the change is allowed. A row
+    missing from the table raises: the caller's transaction is to roll back.
+    """
+    if not objects:
+        return
+    cls = type(objects[0])
+    mapper = inspect(cls)
+    (column,) = mapper.attrs[key].columns
+    (primary_key,) = mapper.primary_key
+    for obj in objects:
+        state = inspect(obj)
+        if type(obj) is not cls or not state.persistent or state.attrs[key].history.has_changes():
+            raise ValueError(f"update_together sets {key} of persistent objects, unchanged")
+    ids = {mapper.primary_key_from_instance(obj)[0] for obj in objects}
+    # On the connection: the session's autoflush has nothing of these rows to write first.
+    written = session.connection().execute(
+        update(mapper.local_table)
+        .where(any_of(session, primary_key, ids))
+        .values({column.key: value})
+    )
+    if written.rowcount != len(ids):
+        raise RuntimeError(f"{len(ids)} rows to update, {written.rowcount} found")
+    for obj in objects:
+        set_committed_value(obj, key, value)
 
 
 @functools.cache

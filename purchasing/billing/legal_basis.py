@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, object_session
 
 from purchasing.billing.models import InvoiceLine
 from purchasing.catalog.models import Market, MarketLot, lot_reference
+from purchasing.db import any_of
 from purchasing.orders.models import OrderLine, Subscription
 
 
@@ -48,7 +49,7 @@ def legal_bases(session: Session, lines: Iterable[InvoiceLine]) -> dict[int, Leg
         dict(
             session.execute(
                 select(Subscription.id, Subscription.order_line_id).where(
-                    Subscription.id.in_(via_subscription)
+                    any_of(session, Subscription.id, via_subscription)
                 )
             ).all()
         )
@@ -84,7 +85,7 @@ def legal_bases(session: Session, lines: Iterable[InvoiceLine]) -> dict[int, Leg
             )
             .outerjoin(MarketLot, MarketLot.id == OrderLine.market_lot_id)
             .outerjoin(Market, Market.id == MarketLot.market_id)
-            .where(OrderLine.id.in_(wanted))
+            .where(any_of(session, OrderLine.id, wanted))
         )
     }
     return {line.id: bases.get(order_line_id(line), NONE) for line in lines}

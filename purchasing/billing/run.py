@@ -62,7 +62,7 @@ from purchasing.billing.rendering import RenderedInvoice
 from purchasing.billing.services import PreparedIssue, Renderer, issue_invoices, prepare_issue
 from purchasing.billing.settings import BillingSettings
 from purchasing.catalog.pricing import Billing, PurchaseMode
-from purchasing.db import copy_rows, reserve_ids, utcnow
+from purchasing.db import any_of, copy_rows, reserve_ids, utcnow
 from purchasing.errors import NotFound, ValidationFailed
 from purchasing.fields import today_in_paris
 from purchasing.members.models import Member
@@ -76,7 +76,7 @@ from purchasing.orders.models import (
     SubscriptionQuantity,
     quantity_segments,
 )
-from purchasing.unit_of_work import adopt_inserted, transaction
+from purchasing.unit_of_work import adopt_inserted, transaction, update_together
 
 logger = logging.getLogger(__name__)
 
@@ -531,21 +531,28 @@ def _count_done(session: Session, run: BillingRun, members: int) -> None:
 
 def _mark_billed(session: Session, invoices: Sequence[Invoice], billed_on: date) -> None:
     """Record on the deliveries and set-up fees the invoices bill that they are billed:
-    each loaded once, in one query per kind, and told by its own rule."""
+    each loaded once, in one query per kind, told by its own rule, and written by one
+    ``UPDATE`` per kind (a group's hundreds of set-up fees, each written by an ``UPDATE``
+    of its own, were a tenth of the run's critical path)."""
     lines = [line for invoice in invoices for line in invoice.lines]
     delivery_ids = [line.delivery_id for line in lines if line.delivery_id is not None]
     fee_line_ids = [line.order_line_id for line in lines if line.is_setup_fee]
     if delivery_ids:
         deliveries = session.scalars(
             select(Delivery)
-            .where(Delivery.id.in_(delivery_ids))
+            .where(any_of(session, Delivery.id, delivery_ids))
             .options(selectinload(Delivery.order_line))
-        )
+        ).all()
         for delivery in deliveries:
-            delivery.mark_billed(billed_on=billed_on)
+            delivery.check_billable()
+        update_together(session, deliveries, "billed_on", billed_on)
     if fee_line_ids:
-        for line in session.scalars(select(OrderLine).where(OrderLine.id.in_(fee_line_ids))):
-            line.mark_setup_fee_billed(billed_on=billed_on)
+        fee_lines = session.scalars(
+            select(OrderLine).where(any_of(session, OrderLine.id, fee_line_ids))
+        ).all()
+        for line in fee_lines:
+            line.check_setup_fee_billable()
+        update_together(session, fee_lines, "setup_fee_billed_on", billed_on)
 
 
 def members_to_bill(session: Session, up_to: Period) -> list[int]:

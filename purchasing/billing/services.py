@@ -48,7 +48,7 @@ from purchasing.billing.models import (
 from purchasing.billing.periods import Period
 from purchasing.billing.rendering import RenderedInvoice, render_invoices
 from purchasing.billing.settings import BillingSettings
-from purchasing.db import utcnow
+from purchasing.db import any_of, utcnow
 from purchasing.errors import Conflict, NotFound, ValidationFailed
 from purchasing.events import publish
 from purchasing.fields import today_in_paris
@@ -420,7 +420,7 @@ class _AidContext:
         }
         rows = session.execute(
             select(OrderLine.id, OrderLine.product_id, OrderLine.subsidy_eligible).where(
-                OrderLine.id.in_(ids)
+                any_of(session, OrderLine.id, ids)
             )
         )
         order_lines = {line_id: (product, eligible) for line_id, product, eligible in rows}

@@ -348,7 +348,7 @@ class OrderLine(Base):
     A recurring item's set-up fee (``setup_fee_price`` per unit) is a one-off charge, due
     when the item is commissioned: commissioning a wholesaler line sets
     ``setup_fee_due_on``, and billing invoices the fee once, then records
-    ``setup_fee_billed_on`` through :meth:`mark_setup_fee_billed`.
+    ``setup_fee_billed_on`` once :meth:`check_setup_fee_billable` allows it.
     """
 
     __tablename__ = "order_lines"
@@ -610,8 +610,8 @@ class OrderLine(Base):
         if self.setup_fee_price is not None and not self.contracted_directly_by_member:
             self.setup_fee_due_on = commissioned_on
 
-    def mark_setup_fee_billed(self, *, billed_on: date) -> None:
-        """For billing, in its own transaction: the set-up fee has been invoiced."""
+    def check_setup_fee_billable(self) -> None:
+        """Raise unless a set-up fee is due on this line and not billed yet."""
         if self.setup_fee_due_on is None:
             raise Conflict("no set-up fee is due on this line", field="setup_fee_due_on")
         if self.setup_fee_billed_on is not None:
@@ -619,7 +619,6 @@ class OrderLine(Base):
                 f"set-up fee already billed on {self.setup_fee_billed_on.isoformat()}",
                 field="setup_fee_billed_on",
             )
-        self.setup_fee_billed_on = billed_on
 
     def _check_event_date(self, field: str, day: date, *, today: date) -> None:
         if day < self.order.order_date:
@@ -647,13 +646,12 @@ class Delivery(Base):
 
     order_line: Mapped[OrderLine] = relationship(back_populates="deliveries")
 
-    def mark_billed(self, *, billed_on: date) -> None:
-        """For billing, in its own transaction: this delivery has been invoiced."""
+    def check_billable(self) -> None:
+        """Raise unless this delivery is the centre's to bill and not billed yet."""
         if self.order_line.contracted_directly_by_member:
             raise Conflict("the member pays the supplier directly", field="order_line_id")
         if self.billed_on is not None:
             raise Conflict(f"already billed on {self.billed_on.isoformat()}", field="billed_on")
-        self.billed_on = billed_on
 
 
 # --- Framework market ceilings -----------------------------------------------------------

@@ -86,9 +86,10 @@ def test_commissioning_starts_a_subscription_at_the_frozen_prices(session, membe
     assert line.subscription_id == subscription.id
     # The set-up fee is a one-off charge, due at commissioning, billed once.
     assert (line.setup_fee_due_on, line.setup_fee_billed_on) == (START, None)
-    line.mark_setup_fee_billed(billed_on=date(2026, 2, 28))
+    line.check_setup_fee_billable()
+    line.setup_fee_billed_on = date(2026, 2, 28)
     with pytest.raises(Conflict):
-        line.mark_setup_fee_billed(billed_on=date(2026, 3, 31))
+        line.check_setup_fee_billable()
 
 
 def test_the_start_is_published_with_the_set_up_fee_due(session, subscription):
