@@ -300,23 +300,18 @@ def prepare_issue(
         # commit, so every document issued before these in the series is committed and
         # seen here (and the numbers of this transaction all go to the same day).
         _check_chronology(session, series, issue_date)
-    # One flush writes the issued documents: the database layer refuses any later change
-    # to an issued invoice, so nothing may reach it half-issued.
-    with session.no_autoflush:
-        for invoice in invoices:
-            sequence = next(sequences[SERIES[invoice.kind]])
-            _number_and_figure(invoice, sequence, settings, issued_by, issue_date)
-    session.flush()
     # What the annex cites, read for all the documents at once.
     bases = legal_bases(session, [line for invoice in invoices for line in invoice.lines])
-    return PreparedIssue(
-        items=[
-            _Issuing(invoice, document_of(invoice, settings, legal=bases), aid_by_programme)
-            for invoice, aid_by_programme in zip(invoices, aid, strict=True)
-        ],
-        issued_by=issued_by,
-        issue_date=issue_date,
-    )
+    # One flush writes the issued documents: the database layer refuses any later change
+    # to an issued invoice, so nothing may reach it half-issued.
+    items = []
+    with session.no_autoflush:
+        for invoice, aid_by_programme in zip(invoices, aid, strict=True):
+            sequence = next(sequences[SERIES[invoice.kind]])
+            document = _number_and_figure(invoice, sequence, settings, issued_by, issue_date, bases)
+            items.append(_Issuing(invoice, document, aid_by_programme))
+    session.flush()
+    return PreparedIssue(items=items, issued_by=issued_by, issue_date=issue_date)
 
 
 def _number_and_figure(
@@ -325,29 +320,32 @@ def _number_and_figure(
     settings: BillingSettings,
     issued_by: Actor | None,
     issue_date: date,
-) -> None:
-    """Give ``invoice`` its number and the figures it is issued with (not flushed yet)."""
+    legal: Mapping[int, LegalBasis],
+) -> doc.InvoiceDocument:
+    """Give ``invoice`` its number and the figures it is issued with (not flushed yet):
+    those of its document, which is returned for rendering."""
     series = SERIES[invoice.kind]
-    member = invoice.member
-    document_lines = [_document_line(line) for line in invoice.lines]
-    totals = doc.compute_totals(document_lines, aid_in_vat_base=invoice.aid_in_vat_base)
     invoice.series, invoice.fiscal_year, invoice.sequence = series, issue_date.year, sequence
     invoice.number = format_number(series, issue_date.year, sequence)
     invoice.issue_date = issue_date
     if invoice.kind is DocumentKind.INVOICE:
         invoice.due_date = issue_date + timedelta(days=settings.payment_days)
-    invoice.buyer = _buyer_snapshot(member)
+    invoice.buyer = _buyer_snapshot(invoice.member)
+    # The figures stored are the document's own: computed once, they cannot differ.
+    document = document_of(invoice, settings, legal=legal)
     invoice.vat_lines = [
-        InvoiceVat(rate=vat.rate, base=vat.base, amount=vat.amount) for vat in totals.vat_breakdown
+        InvoiceVat(rate=vat.rate, base=vat.base, amount=vat.amount)
+        for vat in document.vat_breakdown
     ]
-    invoice.total_net, invoice.total_vat = totals.total_net, totals.total_vat
-    invoice.total_gross, invoice.amount_due = totals.total_gross, totals.amount_due
-    invoice.total_aid = doc.total_aid(document_lines)
+    invoice.total_net, invoice.total_vat = document.total_net, document.total_vat
+    invoice.total_gross, invoice.amount_due = document.total_gross, document.amount_due
+    invoice.total_aid = document.total_aid
     # Written even when it stays 0,00: the ORM batches only updates of the same columns,
     # so the invoices of a group, aided or not, are then issued by one UPDATE, not many.
     flag_modified(invoice, "total_aid")
     invoice.issued_at, invoice.issued_by_id = utcnow(), _actor_id(issued_by)
     invoice.status = InvoiceStatus.ISSUED
+    return document
 
 
 def _store_issued(
