@@ -799,6 +799,9 @@ def _overlapped(
                     current, drafts, settings=settings, issued_by=started_by, issue_date=issue_date
                 )
                 rendered = _submit(render, prepared.documents)
+                # The issued invoices written while their PDFs are rendered, not before:
+                # the render processes wait for this group's documents.
+                current.flush()
             waiting = (current, drafts, len(group), prepared, rendered)
         if waiting is not None:
             yield _commit_issued(run, *waiting)

@@ -275,9 +275,10 @@ def prepare_issue(
     issued_by: Actor | None,
     issue_date: date | None = None,
 ) -> PreparedIssue:
-    """The first half of :func:`issue_invoices`: aid, numbers and figures written, the
-    documents to render. The numbers are taken: the caller's transaction must store the
-    PDFs (:meth:`PreparedIssue.store`) and commit, or roll back."""
+    """The first half of :func:`issue_invoices`: aid written, numbers and figures given,
+    the documents to render. The numbers are taken: the caller's transaction must store
+    the PDFs (:meth:`PreparedIssue.store`) and commit, or roll back; its next flush
+    writes the issued invoices."""
     issue_date = issue_date or today_in_paris()
     for invoice in invoices:
         if invoice.status is InvoiceStatus.ISSUED:
@@ -303,14 +304,14 @@ def prepare_issue(
     # What the annex cites, read for all the documents at once.
     bases = legal_bases(session, [line for invoice in invoices for line in invoice.lines])
     # One flush writes the issued documents: the database layer refuses any later change
-    # to an issued invoice, so nothing may reach it half-issued.
+    # to an issued invoice, so nothing may reach it half-issued. It is the caller's next
+    # flush: the billing run starts the rendering of the documents first.
     items = []
     with session.no_autoflush:
         for invoice, aid_by_programme in zip(invoices, aid, strict=True):
             sequence = next(sequences[SERIES[invoice.kind]])
             document = _number_and_figure(invoice, sequence, settings, issued_by, issue_date, bases)
             items.append(_Issuing(invoice, document, aid_by_programme))
-    session.flush()
     return PreparedIssue(items=items, issued_by=issued_by, issue_date=issue_date)
 
 
