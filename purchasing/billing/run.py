@@ -49,6 +49,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from purchasing.auth.roles import Actor
 from purchasing.billing import periods
 from purchasing.billing.document import InvoiceDocument
+from purchasing.billing.legal_basis import legal_bases
 from purchasing.billing.models import (
     SERIES,
     BillingRun,
@@ -791,12 +792,24 @@ def _overlapped(
         for index, group in enumerate(groups):
             current = sessions[index % 2]
             drafts = _draft_invoices(current, group, up_to, run, started_by, issue_date)
+            # Read while the previous group renders: what follows its commit is what the
+            # render processes wait for.
+            legal = (
+                legal_bases(current, [line for draft in drafts for line in draft.lines])
+                if drafts
+                else {}
+            )
             if waiting is not None:
                 yield _commit_issued(run, *waiting)
             prepared, rendered = None, None
             if drafts:
                 prepared = prepare_issue(
-                    current, drafts, settings=settings, issued_by=started_by, issue_date=issue_date
+                    current,
+                    drafts,
+                    settings=settings,
+                    issued_by=started_by,
+                    issue_date=issue_date,
+                    legal=legal,
                 )
                 rendered = _submit(render, prepared.documents)
                 # The issued invoices written while their PDFs are rendered, not before:

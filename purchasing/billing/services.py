@@ -274,11 +274,13 @@ def prepare_issue(
     settings: BillingSettings,
     issued_by: Actor | None,
     issue_date: date | None = None,
+    legal: Mapping[int, LegalBasis] | None = None,
 ) -> PreparedIssue:
     """The first half of :func:`issue_invoices`: aid written, numbers and figures given,
     the documents to render. The numbers are taken: the caller's transaction must store
     the PDFs (:meth:`PreparedIssue.store`) and commit, or roll back; its next flush
-    writes the issued invoices."""
+    writes the issued invoices. ``legal``: the legal bases of the invoices' lines
+    (:func:`~.legal_basis.legal_bases`) when the caller has read them already."""
     issue_date = issue_date or today_in_paris()
     for invoice in invoices:
         if invoice.status is InvoiceStatus.ISSUED:
@@ -302,7 +304,8 @@ def prepare_issue(
         # seen here (and the numbers of this transaction all go to the same day).
         _check_chronology(session, series, issue_date)
     # What the annex cites, read for all the documents at once.
-    bases = legal_bases(session, [line for invoice in invoices for line in invoice.lines])
+    if legal is None:
+        legal = legal_bases(session, [line for invoice in invoices for line in invoice.lines])
     # One flush writes the issued documents: the database layer refuses any later change
     # to an issued invoice, so nothing may reach it half-issued. It is the caller's next
     # flush: the billing run starts the rendering of the documents first.
@@ -310,7 +313,7 @@ def prepare_issue(
     with session.no_autoflush:
         for invoice, aid_by_programme in zip(invoices, aid, strict=True):
             sequence = next(sequences[SERIES[invoice.kind]])
-            document = _number_and_figure(invoice, sequence, settings, issued_by, issue_date, bases)
+            document = _number_and_figure(invoice, sequence, settings, issued_by, issue_date, legal)
             items.append(_Issuing(invoice, document, aid_by_programme))
     return PreparedIssue(items=items, issued_by=issued_by, issue_date=issue_date)
 
