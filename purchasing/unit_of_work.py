@@ -17,7 +17,7 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Column, Insert, Select, Table, event, func, inspect, select, update
 from sqlalchemy.orm import Session, SessionTransaction, make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.attributes import get_history, set_committed_value
 
 from purchasing.db import any_of
 
@@ -119,8 +119,12 @@ def update_together(session: Session, objects: Sequence[Any], key: str, value: A
     (column,) = mapper.attrs[key].columns
     (primary_key,) = mapper.primary_key
     for obj in objects:
-        state = inspect(obj)
-        if type(obj) is not cls or not state.persistent or state.attrs[key].history.has_changes():
+        # get_history reads the one attribute; ``state.attrs`` would build every one's.
+        if (
+            type(obj) is not cls
+            or not inspect(obj).persistent
+            or get_history(obj, key).has_changes()
+        ):
             raise ValueError(f"update_together sets {key} of persistent objects, unchanged")
     ids = {mapper.primary_key_from_instance(obj)[0] for obj in objects}
     # On the connection: the session's autoflush has nothing of these rows to write first.
