@@ -188,25 +188,27 @@ class _TreeSampler(threading.Thread):
 
 
 def _process_tree(root: int) -> dict[int, tuple[int, int]]:
-    """Resident pages and CPU ticks (user + system) of ``root`` and its descendants."""
-    children: dict[int, list[int]] = {}
-    stats: dict[int, tuple[int, int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        pid = int(entry.name)
-        children.setdefault(int(fields[1]), []).append(pid)
-        stats[pid] = (int(fields[21]), int(fields[11]) + int(fields[12]))
-    tree, stack = {}, [root]
+    """Resident pages and CPU ticks (user + system) of ``root`` and its descendants.
+
+    Found through each process's ``children`` files, not by reading every process of
+    the machine: the sampler works in the measured process, and a scan of ``/proc``
+    every 0.2 s was a thirtieth of that process's samples."""
+    tree: dict[int, tuple[int, int]] = {}
+    stack = [root]
     while stack:
         pid = stack.pop()
-        if pid in stats:
-            tree[pid] = stats[pid]
-        stack.extend(children.get(pid, []))
+        proc = Path("/proc", str(pid))
+        try:
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            threads = list((proc / "task").iterdir())
+        except OSError:
+            continue  # gone meanwhile
+        tree[pid] = (int(fields[21]), int(fields[11]) + int(fields[12]))
+        for thread in threads:
+            try:
+                stack.extend(int(child) for child in (thread / "children").read_text().split())
+            except OSError:
+                continue
     return tree
 
 
