@@ -194,16 +194,22 @@ _OPTIONAL_LINE_COLUMNS: dict[str, object] = {
     "subscription_id": None,
     "billed_period_start": None,
     "is_setup_fee": False,
+    "aid_amount": None,
+    "aid_label": None,
+    "credited_line_id": None,
 }
 
 
 #: Builds a bare instance with its ORM state, without the declarative constructor.
 _bare_line = InvoiceLine._sa_class_manager.new_instance
 _LINE_ATTRIBUTES = frozenset(column.key for column in InvoiceLine.__table__.columns)
+#: What :func:`_insert_lines` gives a line: its row and its place.
+_PLACE_ATTRIBUTES = frozenset({"id", "invoice_id", "position"})
 
 
 def _new_line(**values: object) -> InvoiceLine:
-    """A new line holding ``values``, the optional columns' defaults otherwise.
+    """A new line holding ``values``, the optional columns' defaults otherwise: a value
+    for every column but its id, invoice and position.
 
     A run builds some thirty lines an invoice on its critical path, and the declarative
     constructor's instrumented assignments cost seven times filling the instance's
@@ -213,6 +219,9 @@ def _new_line(**values: object) -> InvoiceLine:
     unknown = values.keys() - _LINE_ATTRIBUTES
     if unknown:
         raise TypeError(f"not invoice line columns: {', '.join(sorted(unknown))}")
+    missing = _LINE_ATTRIBUTES - _PLACE_ATTRIBUTES - _OPTIONAL_LINE_COLUMNS.keys() - values.keys()
+    if missing:
+        raise TypeError(f"invoice line columns missing: {', '.join(sorted(missing))}")
     configure_mappers()  # as the constructor would: at once when they are
     line = _bare_line()
     line.__dict__.update(_OPTIONAL_LINE_COLUMNS)
@@ -483,15 +492,16 @@ def _draft_invoices(
     return invoices
 
 
-#: Every column of an invoice line but its id: a line written by :func:`_insert_lines`
-#: holds them all, so that none is left for the ORM to read back.
-_LINE_COLUMNS = tuple(column.key for column in InvoiceLine.__table__.columns if column.key != "id")
+#: Every column of an invoice line: a line written by :func:`_insert_lines` holds them
+#: all, so that none is left for the ORM to read back.
+_LINE_COLUMNS = tuple(column.key for column in InvoiceLine.__table__.columns)
 
 
 def _insert_lines(session: Session, drafts: Sequence[tuple[Invoice, list[InvoiceLine]]]) -> None:
-    """Write the lines of the flushed ``drafts`` by one multi-row INSERT, and hand them
-    to the session as written: a group's thousand lines cost the unit of work a third
-    of the issuing time when it inserted them itself.
+    """Write the lines of the flushed ``drafts`` (new lines of :func:`_new_line`) by one
+    ``COPY`` (PostgreSQL) or multi-row INSERT, and hand them to the session as written:
+    a group's thousand lines cost the unit of work a third of the issuing time when it
+    inserted them itself.
 
     Each line then is an ordinary persistent object of the session, and its invoice's
     ``lines`` holds it: issuing changes the aided ones, and the unit of work writes
@@ -500,21 +510,21 @@ def _insert_lines(session: Session, drafts: Sequence[tuple[Invoice, list[Invoice
     lines: list[InvoiceLine] = []
     for invoice, owed in drafts:
         for position, line in enumerate(owed, start=1):
-            line.invoice_id, line.position = invoice.id, position
+            # A new line's state is its dictionary (see _new_line): no history to keep.
+            line.__dict__.update(invoice_id=invoice.id, position=position)
             lines.append(line)
-    rows = [{key: line.__dict__.get(key) for key in _LINE_COLUMNS} for line in lines]
     table = InvoiceLine.__table__
-    ids = reserve_ids(session, table, len(rows))
+    ids = reserve_ids(session, table, len(lines))
     if ids is not None:
-        for row, row_id in zip(rows, ids, strict=True):
-            row["id"] = row_id
-        copy_rows(session, table, rows)
+        for line, line_id in zip(lines, ids, strict=True):
+            line.__dict__["id"] = line_id
+        copy_rows(session, table, [line.__dict__ for line in lines], columns=_LINE_COLUMNS)
     else:
+        columns = [key for key in _LINE_COLUMNS if key != "id"]
+        rows = [{key: line.__dict__[key] for key in columns} for line in lines]
         returned = table.insert().returning(table.c.id, sort_by_parameter_order=True)
-        for row, row_id in zip(rows, session.scalars(returned, rows).all(), strict=True):
-            row["id"] = row_id
-    for line, row in zip(lines, rows, strict=True):
-        line.__dict__.update(row)  # what was written, every column known
+        for line, line_id in zip(lines, session.scalars(returned, rows).all(), strict=True):
+            line.__dict__["id"] = line_id
     adopt_inserted(session, lines)
     for invoice, owed in drafts:
         set_committed_value(invoice, "lines", owed)

@@ -54,3 +54,16 @@ def test_copy_elsewhere_writes_nothing_and_says_so(session):
         pytest.skip("SQLite's answer")
     assert copy_rows(session, TABLE, _rows([1, 2])) is False
     assert session.scalars(select(TABLE.c.id)).all() == []
+
+
+@pytest.mark.postgres
+def test_copy_writes_the_columns_named_and_only_them(session):
+    inserted_ids = reserve_ids(session, TABLE, 2)
+    copied_ids = reserve_ids(session, TABLE, 2)
+    session.execute(TABLE.insert(), _rows(inserted_ids))
+    # As an object's __dict__ holds its columns beside what is not one.
+    rows = [row | {"_sa_instance_state": object()} for row in _rows(copied_ids)]
+
+    assert copy_rows(session, TABLE, rows, columns=list(_rows([0])[0])) is True
+
+    assert _read(session, copied_ids) == _read(session, inserted_ids)
