@@ -38,6 +38,7 @@ from zoneinfo import ZoneInfo
 from lxml import etree
 from stdnum import iban
 
+from purchasing.batch import fewer_collections
 from purchasing.billing.document import (
     LATE_PAYMENT_INTEREST_MENTION,
     NO_EARLY_PAYMENT_DISCOUNT_MENTION,
@@ -191,7 +192,8 @@ class RenderingFailed(RuntimeError):
 def render_elsewhere(documents: list[InvoiceDocument], renderer: str) -> list[RenderedInvoice]:
     """:func:`render_invoices` as a pool process or a worker runs it."""
     try:
-        return render_invoices(documents, renderer=renderer)
+        with fewer_collections():
+            return render_invoices(documents, renderer=renderer)
     except Exception as exc:
         raise RenderingFailed.of(exc) from None
 

@@ -47,6 +47,7 @@ from sqlalchemy.orm import Session, configure_mappers, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from purchasing.auth.roles import Actor
+from purchasing.batch import fewer_collections
 from purchasing.billing import periods
 from purchasing.billing.document import InvoiceDocument
 from purchasing.billing.legal_basis import legal_bases
@@ -739,7 +740,7 @@ def carry_out_billing_run(
             )
         done = 0
         # Closed whatever happens: a group drafted in the other transaction is rolled back.
-        with closing(steps):
+        with closing(steps), fewer_collections():
             for invoices, members in steps:
                 issued.extend(invoices)
                 done += members

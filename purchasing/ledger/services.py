@@ -48,6 +48,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from purchasing.audit.services import record_change
 from purchasing.auth.roles import Actor
+from purchasing.batch import fewer_collections
 from purchasing.catalog.models import Account, Product, ProductFamily, Supplier
 from purchasing.db import reserve_ids, utcnow
 from purchasing.errors import Conflict, DomainError, NotFound, ValidationFailed
@@ -200,7 +201,7 @@ def post_pending_events(
     posted = empty = tried = 0
     refused: list[PostingRefusal] = []
     for batch in _batches(_pending_ids(session, limit), POSTING_BATCH):
-        with transaction(session):
+        with transaction(session), fewer_collections():
             events = _lock_events(session, [event_id for event_id, _kind in batch])
             directory.read_members(events)
             posting = _BatchPosting(session, settings, directory, posted_by)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 from datetime import date
 from decimal import Decimal
@@ -10,6 +11,7 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import func, select
 
+from purchasing.batch import YOUNG_THRESHOLD
 from purchasing.billing import run, services
 from purchasing.billing.facturx import validate_facturx_xml
 from purchasing.billing.models import BillingRun, Invoice, InvoiceLine
@@ -295,3 +297,18 @@ def test_a_group_of_members_is_read_in_as_many_queries_whatever_its_size(session
 
     few, many = members(2), members(10)
     assert selects_to_bill(many) == selects_to_bill(few) > 0
+
+
+def test_the_run_works_with_fewer_collector_passes_and_gives_the_setting_back(session):
+    for name in ("Commune de Wormhout", "Commune d'Esquelbecq"):
+        _subscribe(session, make_member(session, name=name), commissioned_on=date(2026, 11, 1))
+    before = gc.get_threshold()
+    during = []
+
+    result = _run(
+        session, progress=lambda *_: during.append(gc.get_threshold()[0]), chunk_members=1
+    )
+
+    assert len(result.issued) == 2
+    assert during == [max(before[0], YOUNG_THRESHOLD)] * 2
+    assert gc.get_threshold() == before
