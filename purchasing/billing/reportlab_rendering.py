@@ -108,7 +108,10 @@ LINE_HEADERS = ("N°", "Désignation", "Quantité", "Unité", "Prix unitaire\nHT
 NUMERIC_COLUMNS = frozenset({2, 4, 5, 6})
 
 
-@dataclass(frozen=True, slots=True)
+# Compared and hashed as itself (eq=False): the styles are the constants below, and a
+# text's style is looked up (its baseline offset) some three hundred times an invoice,
+# where hashing its fields hashed the colour's in Python each time.
+@dataclass(frozen=True, slots=True, eq=False)
 class Style:
     font: str
     size: float
