@@ -205,8 +205,11 @@ _OPTIONAL_LINE_COLUMNS: dict[str, object] = {
 _bare_line = InvoiceLine._sa_class_manager.new_instance
 _LINE_MAPPER = InvoiceLine.__mapper__
 _LINE_ATTRIBUTES = frozenset(column.key for column in InvoiceLine.__table__.columns)
-#: What :func:`_insert_lines` gives a line: its row and its place.
-_PLACE_ATTRIBUTES = frozenset({"id", "invoice_id", "position"})
+#: What every new line names itself: all but what :func:`_insert_lines` gives it (its row
+#: and its place) and the optional columns.
+_REQUIRED_LINE_ATTRIBUTES = (
+    _LINE_ATTRIBUTES - {"id", "invoice_id", "position"} - _OPTIONAL_LINE_COLUMNS.keys()
+)
 
 
 def _new_line(**values: object) -> InvoiceLine:
@@ -221,7 +224,7 @@ def _new_line(**values: object) -> InvoiceLine:
     unknown = values.keys() - _LINE_ATTRIBUTES
     if unknown:
         raise TypeError(f"not invoice line columns: {', '.join(sorted(unknown))}")
-    missing = _LINE_ATTRIBUTES - _PLACE_ATTRIBUTES - _OPTIONAL_LINE_COLUMNS.keys() - values.keys()
+    missing = _REQUIRED_LINE_ATTRIBUTES - values.keys()
     if missing:
         raise TypeError(f"invoice line columns missing: {', '.join(sorted(missing))}")
     if not _LINE_MAPPER.configured:  # as the constructor would (configure_mappers is not free)

@@ -312,3 +312,20 @@ def test_the_run_works_with_fewer_collector_passes_and_gives_the_setting_back(se
     assert len(result.issued) == 2
     assert during == [max(before[0], YOUNG_THRESHOLD)] * 2
     assert gc.get_threshold() == before
+
+
+def test_a_new_line_names_every_column_it_writes():
+    # The run writes a line's columns as the line holds them (COPY): none may be left out.
+    with pytest.raises(TypeError, match=r"missing: .*net_amount"):
+        run._new_line(
+            designation="Lien fibre",
+            unit="mois",
+            quantity=Decimal("1"),
+            unit_price=Decimal("30.00"),
+            vat_rate=Decimal("0.2000"),
+            service_start=date(2026, 11, 1),
+            service_end=date(2026, 11, 30),
+            order_line_id=1,
+            sales_account=None,
+            family_code=None,
+        )
