@@ -321,3 +321,18 @@ def test_an_invalid_xml_is_refused():
     currency.getparent().remove(currency)
     with pytest.raises(FacturXInvalid, match="InvoiceCurrencyCode"):
         validate_facturx_xml(etree.tostring(root))
+
+
+def test_texts_are_written_as_xml_text_whatever_they_hold():
+    designation = 'Lien « fibre » d\'1 Gbit/s <pro> & "garanti"\r\nsur 2 sites'
+    doc = make_document([make_line(designation=designation)])
+    xml = build_facturx_xml(doc)
+    validate_facturx_xml(xml)
+    assert text(parse(xml), "//ram:SpecifiedTradeProduct/ram:Name") == designation
+    assert "Lien « fibre » d'1 Gbit/s &lt;pro&gt; &amp;".encode() in xml  # apostrophe as is
+
+
+def test_a_character_xml_cannot_hold_is_refused_by_the_validation():
+    xml = build_facturx_xml(make_document([make_line(designation="Lien\x01fibre")]))
+    with pytest.raises(FacturXInvalid, match="not well-formed"):
+        validate_facturx_xml(xml)
