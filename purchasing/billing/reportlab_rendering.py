@@ -32,6 +32,7 @@ XML, so rendering twice gives the same bytes.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import io
 import logging
 import os
@@ -39,7 +40,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache, lru_cache
-from importlib.resources import files
 from pathlib import Path
 
 from lxml import etree
@@ -1083,8 +1083,16 @@ def _xmp_packet(rdf: bytes) -> bytes:
 
 @cache
 def _srgb_profile() -> bytes:
-    """The sRGB ICC profile WeasyPrint ships for its own PDF/A output intent."""
-    return (files("weasyprint") / "pdf" / "sRGB2014.icc").read_bytes()
+    """The sRGB ICC profile WeasyPrint ships for its own PDF/A output intent.
+
+    Read from WeasyPrint's folder, found without importing it: ``files("weasyprint")``
+    would load all of WeasyPrint (half a second of CPU) into every process
+    that only draws with ReportLab.
+    """
+    spec = importlib.util.find_spec("weasyprint")
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError("WeasyPrint, whose sRGB profile the PDFs embed, is missing")
+    return (Path(spec.origin).parent / "pdf" / "sRGB2014.icc").read_bytes()
 
 
 def _srgb_profile_stream() -> pdfdoc.PDFStream:

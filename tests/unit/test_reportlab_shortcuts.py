@@ -3,7 +3,10 @@ made once, colours written directly) write the very bytes ReportLab writes witho
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from reportlab.pdfbase import pdfmetrics
@@ -14,6 +17,7 @@ from purchasing.billing.facturx import build_facturx_xml
 from tests.unit.invoice_documents import long_invoice, make_document, make_line
 
 ISSUED_AT = datetime(2026, 2, 2, tzinfo=UTC)
+ROOT = Path(__file__).resolve().parents[2]
 #: More distinct characters than one font subset holds (256 codes), so that codes of a
 #: second subset are drawn; a no-break space, which ``splitString`` draws as a space.
 MANY_CHARACTERS = "".join(chr(code) for code in range(0x0100, 0x0100 + 300))
@@ -93,3 +97,20 @@ def test_documents_drawn_with_kept_subsets_are_byte_for_byte_those_built_anew(mo
     ]
     assert drawn == anew
     assert len(set(built)) < len(built)  # there were subsets to keep
+
+
+def test_a_process_drawing_with_reportlab_does_not_load_weasyprint():
+    # A billing run's render processes draw thousands of invoices with ReportLab: loading
+    # WeasyPrint (for the sRGB profile it ships) would cost each half a second of CPU.
+    script = (
+        "import sys\n"
+        "from purchasing.billing.rendering import render_invoice\n"
+        "from tests.unit.invoice_documents import make_document\n"
+        "rendered = render_invoice(make_document(), renderer='reportlab')\n"
+        "assert rendered.pdf.startswith(b'%PDF-1.7'), rendered.pdf[:8]\n"
+        "print(sorted(name for name in sys.modules if name.split('.')[0] == 'weasyprint'))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert done.stdout.strip() == "[]"
