@@ -324,7 +324,7 @@ def test_an_invalid_xml_is_refused():
 
 
 def test_texts_are_written_as_xml_text_whatever_they_hold():
-    designation = 'Lien « fibre » d\'1 Gbit/s <pro> & "garanti"\r\nsur 2 sites'
+    designation = 'Lien « fibre » d\'1 Gbit/s <pro> & "garanti"\r\nsur 2 sites (&#39;)'
     doc = make_document([make_line(designation=designation)])
     xml = build_facturx_xml(doc)
     validate_facturx_xml(xml)
