@@ -26,15 +26,23 @@ class ResourceRefused(ValueError):
     pass
 
 
-@cache
-def _environment() -> Environment:
-    env = Environment(
+def template_environment(**options: Any) -> Environment:
+    """A Jinja environment of the templates folder, as every document of it is written:
+    autoescaped, failing on undefined names, block tags on their own lines leaving none.
+    ``options`` adds to those (the Factur-X XML keeps its final newline)."""
+    return Environment(
         loader=FileSystemLoader(TEMPLATES_DIR),
         autoescape=select_autoescape(["html", "xml"]),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        **options,
     )
+
+
+@cache
+def _environment() -> Environment:
+    env = template_environment()
     env.filters.update(FILTERS)
     return env
 

@@ -38,7 +38,7 @@ from purchasing.billing.document import (
     PostalAddress,
 )
 from purchasing.money import CENT
-from purchasing.pdf import TEMPLATES_DIR
+from purchasing.pdf import template_environment
 
 #: Name of the embedded file, fixed by the Factur-X specification.
 FACTURX_FILENAME = "factur-x.xml"
@@ -200,14 +200,9 @@ def _street_lines(address: PostalAddress) -> list[tuple[str, str]]:
 
 @cache
 def _template() -> jinja2.Template:
-    environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
+    # An environment of its own: its filters write figures as XML does ("20.00"), where
+    # the PDFs' write them in French ("20,00 %").
+    environment = template_environment(keep_trailing_newline=True)
     environment.filters.update(
         amount=_amount,
         percent=_percent,
