@@ -4,18 +4,30 @@ A use case runs in one transaction: ``with transaction(session): ...`` commits o
 end and rolls back on any failure, so a refused request leaves nothing half-done.
 Rows written in bulk by a Core INSERT join the session as the ORM's own inserts do
 (:func:`insert_returning`, :func:`adopt_inserted`); many rows changed alike are written by
-one UPDATE (:func:`update_together`).
+one UPDATE (:func:`update_together`), each its own way by one executemany UPDATE
+(:func:`update_each`).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Column, Insert, Select, Table, event, func, inspect, select, update
+from sqlalchemy import (
+    Column,
+    Insert,
+    Select,
+    Table,
+    bindparam,
+    event,
+    func,
+    inspect,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session, SessionTransaction, make_transient_to_detached
 from sqlalchemy.orm.attributes import get_history, set_committed_value
 
@@ -137,6 +149,61 @@ def update_together(session: Session, objects: Sequence[Any], key: str, value: A
         raise RuntimeError(f"{len(ids)} rows to update, {written.rowcount} found")
     for obj in objects:
         set_committed_value(obj, key, value)
+
+
+def update_each(session: Session, changes: Sequence[tuple[Any, Mapping[str, Any]]]) -> None:
+    """Set attributes of persistent objects (of one mapped class), each to its own
+    values (the same attributes for all), by one executemany ``UPDATE`` in the session's
+    transaction, and on the objects as written: the session has nothing left to write
+    for them.
+
+    For changes that must reach the database apart from the session's next flush: the
+    aid on the lines of invoices being issued, written ahead of the invoices issued
+    (once issued, an invoice's lines never change, and a flush writes an invoice before
+    its lines). As with :func:`update_together`, mapper events (``before_update``) are
+    not run: the caller checks first, by the objects' own rules, that the change is
+    allowed. A row missing from the table raises: the caller's transaction is to roll
+    back.
+    """
+    if not changes:
+        return
+    cls = type(changes[0][0])
+    mapper = inspect(cls)
+    (primary_key,) = mapper.primary_key
+    keys = tuple(changes[0][1])
+    for obj, values in changes:
+        if type(obj) is not cls or not inspect(obj).persistent or tuple(values) != keys:
+            raise ValueError("update_each sets the same attributes of persistent objects")
+        for key in keys:
+            if get_history(obj, key).has_changes():
+                raise ValueError(f"update_each sets {key}, already changed in the session")
+    columns = tuple(mapper.attrs[key].columns[0] for key in keys)
+    rows = [
+        {
+            "_key": mapper.primary_key_from_instance(obj)[0],
+            **{column.key: values[key] for key, column in zip(keys, columns, strict=True)},
+        }
+        for obj, values in changes
+    ]
+    # On the connection: the session's autoflush has nothing of these rows to write first.
+    written = session.connection().execute(
+        _update_by_key(mapper.local_table, primary_key, columns), rows
+    )
+    if session.get_bind().dialect.supports_sane_multi_rowcount and written.rowcount != len(rows):
+        raise RuntimeError(f"{len(rows)} rows to update, {written.rowcount} found")
+    for obj, values in changes:
+        for key, value in values.items():
+            set_committed_value(obj, key, value)
+
+
+@functools.cache
+def _update_by_key(table: Table, primary_key: Column, columns: tuple[Column, ...]):
+    """Built once per shape, as :func:`_insert_returning`."""
+    return (
+        update(table)
+        .where(primary_key == bindparam("_key"))
+        .values({column.key: bindparam(column.key) for column in columns})
+    )
 
 
 @functools.cache

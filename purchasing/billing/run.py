@@ -843,9 +843,9 @@ def _overlapped(
                     legal=legal,
                 )
                 rendered = _submit(render, prepared.documents)
-                # The issued invoices written while their PDFs are rendered, not before:
-                # the render processes wait for this group's documents.
-                current.flush()
+                # The aid and the issued invoices written while their PDFs are rendered,
+                # not before: the render processes wait for this group's documents.
+                prepared.write(current)
             waiting = (current, drafts, len(group), prepared, rendered)
         if waiting is not None:
             yield _commit_issued(run, *waiting)

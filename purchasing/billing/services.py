@@ -26,7 +26,7 @@ from decimal import Decimal
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
-from sqlalchemy.orm.attributes import flag_modified
+from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 
 from purchasing.audit.services import record_change
 from purchasing.auth.roles import Actor, member_scope, visible_to
@@ -64,7 +64,7 @@ from purchasing.subsidies.services import (
     allocate_aid,
     give_back_aid,
 )
-from purchasing.unit_of_work import Page, paginate, transaction
+from purchasing.unit_of_work import Page, paginate, transaction, update_each
 
 #: Accounts of goods resold (707x); any other sales account is a service (706x).
 GOODS_ACCOUNT_PREFIX = "707"
@@ -217,22 +217,37 @@ class _Issuing:
     aid_by_programme: list[dict[str, str]]
 
 
-@dataclass(frozen=True)
+@dataclass
 class PreparedIssue:
     """Documents numbered and figured in the caller's transaction, waiting for their
-    PDFs (:func:`prepare_issue`); :meth:`store` completes their issue."""
+    PDFs (:func:`prepare_issue`): :meth:`write` writes them issued, :meth:`store`
+    completes their issue."""
 
     items: list[_Issuing]
     issued_by: Actor | None
     issue_date: date
+    #: The lines the aid changed, with what it changed: on the lines, not written yet.
+    aided: list[tuple[InvoiceLine, dict[str, object]]]
+    written: bool = False
 
     @property
     def documents(self) -> list[doc.InvoiceDocument]:
         """What to render, in order."""
         return [item.document for item in self.items]
 
+    def write(self, session: Session) -> None:
+        """Write the aid and the issued invoices: the aided lines first, while their
+        invoices are still drafts in the database (once issued, an invoice's lines never
+        change, and a flush writes an invoice before its lines), then the rest by one
+        flush (what the aid consumed and recorded, the invoices issued, their figures)."""
+        update_each(session, self.aided)
+        session.flush()
+        self.written = True
+
     def store(self, session: Session, rendered: Sequence[RenderedInvoice]) -> None:
         """Store each PDF with its SHA-256, and write the ledger events and audit records."""
+        if not self.written:
+            raise RuntimeError("the issued documents are stored once written")
         if len(rendered) != len(self.items):
             raise RuntimeError(f"{len(self.items)} documents to render, {len(rendered)} rendered")
         for item, pdf in zip(self.items, rendered, strict=True):
@@ -260,6 +275,7 @@ def issue_invoices(
     prepared = prepare_issue(
         session, invoices, settings=settings, issued_by=issued_by, issue_date=issue_date
     )
+    prepared.write(session)
     if render is None:
         rendered = render_invoices(prepared.documents, renderer=settings.invoice_renderer)
     else:
@@ -276,10 +292,12 @@ def prepare_issue(
     issue_date: date | None = None,
     legal: Mapping[int, LegalBasis] | None = None,
 ) -> PreparedIssue:
-    """The first half of :func:`issue_invoices`: aid written, numbers and figures given,
-    the documents to render. The numbers are taken: the caller's transaction must store
-    the PDFs (:meth:`PreparedIssue.store`) and commit, or roll back; its next flush
-    writes the issued invoices. ``legal``: the legal bases of the invoices' lines
+    """The first half of :func:`issue_invoices`: aid, numbers and figures given, the
+    documents to render, nothing written yet. The numbers are taken: the caller's
+    transaction must write the documents (:meth:`PreparedIssue.write`), store the PDFs
+    (:meth:`PreparedIssue.store`) and commit, or roll back. A billing run starts the
+    rendering before writing: the render processes wait for the documents, not for the
+    database. ``legal``: the legal bases of the invoices' lines
     (:func:`~.legal_basis.legal_bases`) when the caller has read them already."""
     issue_date = issue_date or today_in_paris()
     for invoice in invoices:
@@ -290,32 +308,29 @@ def prepare_issue(
     # Aid first, for every document: programme rows are then always locked before the
     # number counter, so concurrent issuers never wait on each other in opposite orders.
     context = _AidContext.of(session, invoices, issue_date)
-    aid = [_apply_aid(session, invoice, issue_date, context) for invoice in invoices]
-    # The lines as aided, and what the aid consumed, are written while the invoices are
-    # still drafts, for all of them at once.
-    session.flush()
-    # The numbers of each series taken at once: in the order of ``invoices``, all used
-    # by this transaction or all given back with it.
-    sequences: dict[str, Iterator[int]] = {}
-    for series, count in Counter(SERIES[invoice.kind] for invoice in invoices).items():
-        sequences[series] = iter(next_numbers(session, series, issue_date.year, count))
-        # Checked once the numbers are taken: their counter row is locked until we
-        # commit, so every document issued before these in the series is committed and
-        # seen here (and the numbers of this transaction all go to the same day).
-        _check_chronology(session, series, issue_date)
-    # What the annex cites, read for all the documents at once.
-    if legal is None:
-        legal = legal_bases(session, [line for invoice in invoices for line in invoice.lines])
-    # One flush writes the issued documents: the database layer refuses any later change
-    # to an issued invoice, so nothing may reach it half-issued. It is the caller's next
-    # flush: the billing run starts the rendering of the documents first.
-    items = []
+    # Nothing flushed from here: the aided lines are written by ``write``, ahead of the
+    # invoices issued, since a flush writes an invoice before its lines.
     with session.no_autoflush:
+        aided: list[tuple[InvoiceLine, dict[str, object]]] = []
+        aid = [_apply_aid(session, invoice, issue_date, context, aided) for invoice in invoices]
+        # The numbers of each series taken at once: in the order of ``invoices``, all used
+        # by this transaction or all given back with it.
+        sequences: dict[str, Iterator[int]] = {}
+        for series, count in Counter(SERIES[invoice.kind] for invoice in invoices).items():
+            sequences[series] = iter(next_numbers(session, series, issue_date.year, count))
+            # Checked once the numbers are taken: their counter row is locked until we
+            # commit, so every document issued before these in the series is committed and
+            # seen here (and the numbers of this transaction all go to the same day).
+            _check_chronology(session, series, issue_date)
+        # What the annex cites, read for all the documents at once.
+        if legal is None:
+            legal = legal_bases(session, [line for invoice in invoices for line in invoice.lines])
+        items = []
         for invoice, aid_by_programme in zip(invoices, aid, strict=True):
             sequence = next(sequences[SERIES[invoice.kind]])
             document = _number_and_figure(invoice, sequence, settings, issued_by, issue_date, legal)
             items.append(_Issuing(invoice, document, aid_by_programme))
-    return PreparedIssue(items=items, issued_by=issued_by, issue_date=issue_date)
+    return PreparedIssue(items=items, issued_by=issued_by, issue_date=issue_date, aided=aided)
 
 
 def _number_and_figure(
@@ -444,11 +459,16 @@ class _AidContext:
 
 
 def _apply_aid(
-    session: Session, invoice: Invoice, issue_date: date, context: _AidContext
+    session: Session,
+    invoice: Invoice,
+    issue_date: date,
+    context: _AidContext,
+    aided: list[tuple[InvoiceLine, dict[str, object]]],
 ) -> list[dict[str, str]]:
     """Put the FEDER aid on the lines of ``invoice`` (an invoice consumes the envelope, a
-    credit note gives back what the lines it credits consumed). Each programme's aid,
-    for the ledger."""
+    credit note gives back what the lines it credits consumed), adding the lines and
+    what changed on them to ``aided``, for :meth:`PreparedIssue.write` to write. Each
+    programme's aid, for the ledger."""
     if invoice.kind is DocumentKind.INVOICE:
         grants, aid_in_vat_base = _allocate(session, invoice, issue_date, context)
     else:
@@ -456,17 +476,25 @@ def _apply_aid(
     invoice.aid_in_vat_base = aid_in_vat_base
     per_programme: dict[str, Decimal] = defaultdict(lambda: ZERO)
     for line, grant in grants:
-        if not aid_in_vat_base:
+        changes: dict[str, object] = {
             # A price reduction: the line's amount excl. VAT is its price less the aid.
-            line.net_amount = doc.line_net_amount(
+            "net_amount": line.net_amount
+            if aid_in_vat_base
+            else doc.line_net_amount(
                 line.unit_price,
                 line.quantity,
                 grant.amount,
                 aid_in_vat_base=False,
                 prorata_days=line.prorata_days,
                 period_days=line.period_days,
-            )
-        line.aid_amount, line.aid_label = grant.amount, grant.label
+            ),
+            "aid_amount": grant.amount,
+            "aid_label": grant.label,
+        }
+        # On the line as written: they are, ahead of the invoice (see PreparedIssue.write).
+        for key, value in changes.items():
+            set_committed_value(line, key, value)
+        aided.append((line, changes))
         per_programme[context.programme_code(session, grant.programme_id)] += grant.amount
     return [
         {"programme_code": code, "amount": str(amount)}

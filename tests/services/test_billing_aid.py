@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from purchasing.audit.models import AuditRecord
 from purchasing.billing import run, services
+from purchasing.billing.models import InvoiceLine
 from purchasing.catalog.pricing import Billing
 from purchasing.errors import ValidationFailed
 from purchasing.events import DomainEvent
@@ -128,6 +129,18 @@ def test_invoices_issued_together_share_the_envelope_in_member_order(session):
         Decimal("0.00"),
     ]
     session.expire_all()
+    # The aid as the lines hold it in the database: written ahead of the invoices issued.
+    stored = session.execute(
+        select(InvoiceLine.invoice_id, InvoiceLine.aid_amount, InvoiceLine.aid_label)
+        .where(InvoiceLine.invoice_id.in_([invoice.id for invoice in invoices]))
+        .order_by(InvoiceLine.invoice_id)
+    ).all()
+    label = programme.aid_label
+    assert stored == [
+        (invoices[0].id, Decimal("120.00"), label),
+        (invoices[1].id, Decimal("30.00"), label),
+        (invoices[2].id, None, None),
+    ]
     assert session.get(SubsidyProgramme, programme.id).consumed == Decimal("150.00")
     consumed = session.execute(
         select(SubsidyConsumption.invoice_id, SubsidyConsumption.amount).order_by(
@@ -167,6 +180,8 @@ def test_a_credit_note_gives_the_aid_back(session, small_commune):
     (line,) = note.lines
     assert line.aid_amount == Decimal("120.00")
     assert note.amount_due == invoice.amount_due
+    session.expire_all()
+    assert session.get(InvoiceLine, line.id).aid_amount == Decimal("120.00")
     session.refresh(programme)
     assert programme.consumed == Decimal("0.00")
     assert session.get(type(invoice), invoice.id).outstanding == Decimal("0.00")
@@ -180,6 +195,9 @@ def test_a_price_reduction_programme_takes_the_aid_out_of_the_vat_base(session, 
 
     (line,) = invoice.lines
     assert (line.net_amount, line.aid_amount) == (Decimal("120.00"), Decimal("120.00"))
+    session.expire_all()
+    stored = session.get(InvoiceLine, line.id)
+    assert (stored.net_amount, stored.aid_amount) == (Decimal("120.00"), Decimal("120.00"))
     assert invoice.total_vat == Decimal("24.00")
     assert invoice.amount_due == invoice.total_gross == Decimal("144.00")
     assert invoice.aid_in_vat_base is False
