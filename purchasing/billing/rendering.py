@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from functools import cache
@@ -159,14 +159,18 @@ class RenderPool:
     def __call__(self, documents: Sequence[InvoiceDocument]) -> list[RenderedInvoice]:
         return self.submit(documents)()
 
-    def submit(self, documents: Sequence[InvoiceDocument]) -> Callable[[], list[RenderedInvoice]]:
-        """Start rendering ``documents`` over the processes; what to call for the PDFs,
-        in order (it waits for them, and raises what a rendering raised)."""
-        slices = [
-            list(documents[start : start + self.slice_size])
-            for start in range(0, len(documents), self.slice_size)
-        ]
-        futures = [self._executor.submit(render_elsewhere, part, self.renderer) for part in slices]
+    def submit(self, documents: Iterable[InvoiceDocument]) -> Callable[[], list[RenderedInvoice]]:
+        """Start rendering ``documents`` over the processes, each slice as soon as it is
+        full (``documents`` may be made as they are asked for); what to call for the
+        PDFs, in order (it waits for them, and raises what a rendering raised)."""
+        futures, part = [], []
+        for document in documents:
+            part.append(document)
+            if len(part) == self.slice_size:
+                futures.append(self._executor.submit(render_elsewhere, part, self.renderer))
+                part = []
+        if part:
+            futures.append(self._executor.submit(render_elsewhere, part, self.renderer))
         return lambda: [item for future in futures for item in future.result()]
 
     def close(self) -> None:

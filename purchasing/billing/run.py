@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -842,9 +842,10 @@ def _overlapped(
                     issue_date=issue_date,
                     legal=legal,
                 )
-                rendered = _submit(render, prepared.documents)
-                # The aid and the issued invoices written while their PDFs are rendered,
-                # not before: the render processes wait for this group's documents.
+                # Each document handed on as it is figured, and the aid and the issued
+                # invoices written while they are rendered, not before: the render
+                # processes wait for this group's documents.
+                rendered = _submit(render, prepared.figure(current))
                 prepared.write(current)
             waiting = (current, drafts, len(group), prepared, rendered)
         if waiting is not None:
@@ -874,14 +875,15 @@ def _commit_issued(
 
 
 def _submit(
-    render: Renderer, documents: Sequence[InvoiceDocument]
+    render: Renderer, documents: Iterable[InvoiceDocument]
 ) -> Callable[[], Sequence[RenderedInvoice]]:
     """Start rendering ``documents``; what to call for the PDFs. A renderer that works
-    elsewhere (``submit``) works meanwhile; any other renders now."""
+    elsewhere (``submit``) starts on each as it comes and works meanwhile; any other
+    renders them all now."""
     submit = getattr(render, "submit", None)
     if submit is not None:
         return submit(documents)
-    rendered = render(documents)
+    rendered = render(list(documents))
     return lambda: rendered
 
 

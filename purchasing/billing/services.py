@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -219,27 +219,44 @@ class _Issuing:
 
 @dataclass
 class PreparedIssue:
-    """Documents numbered and figured in the caller's transaction, waiting for their
-    PDFs (:func:`prepare_issue`): :meth:`write` writes them issued, :meth:`store`
-    completes their issue."""
+    """Documents aided and numbered in the caller's transaction (:func:`prepare_issue`):
+    :meth:`figure` makes them, :meth:`write` writes them issued, :meth:`store` stores
+    their PDFs."""
 
-    items: list[_Issuing]
+    #: Each invoice with its number in its series and its aid by programme, in order.
+    numbered: list[tuple[Invoice, int, list[dict[str, str]]]]
+    settings: BillingSettings
+    legal: Mapping[int, LegalBasis]
     issued_by: Actor | None
     issue_date: date
     #: The lines the aid changed, with what it changed: on the lines, not written yet.
     aided: list[tuple[InvoiceLine, dict[str, object]]]
+    items: list[_Issuing] = field(default_factory=list)
     written: bool = False
 
-    @property
-    def documents(self) -> list[doc.InvoiceDocument]:
-        """What to render, in order."""
-        return [item.document for item in self.items]
+    def figure(self, session: Session) -> Iterator[doc.InvoiceDocument]:
+        """Give each invoice its number and figures in turn, yielding its document, to
+        render, as soon as it is made: a renderer working elsewhere starts on the first
+        while the others are made (a billing run's render processes wait for them)."""
+        if self.items:
+            raise RuntimeError("the documents are figured once")
+        for invoice, sequence, aid_by_programme in self.numbered:
+            # Nothing flushed: the invoice is issued in memory, its aided lines not written.
+            with session.no_autoflush:
+                document = _number_and_figure(
+                    invoice, sequence, self.settings, self.issued_by, self.issue_date, self.legal
+                )
+            self.items.append(_Issuing(invoice, document, aid_by_programme))
+            yield document
 
     def write(self, session: Session) -> None:
-        """Write the aid and the issued invoices: the aided lines first, while their
-        invoices are still drafts in the database (once issued, an invoice's lines never
-        change, and a flush writes an invoice before its lines), then the rest by one
-        flush (what the aid consumed and recorded, the invoices issued, their figures)."""
+        """Write the aid and the issued invoices, once all are figured: the aided lines
+        first, while their invoices are still drafts in the database (once issued, an
+        invoice's lines never change, and a flush writes an invoice before its lines),
+        then the rest by one flush (what the aid consumed and recorded, the invoices
+        issued, their figures)."""
+        if len(self.items) != len(self.numbered):
+            raise RuntimeError("the documents are written once all are figured")
         update_each(session, self.aided)
         session.flush()
         self.written = True
@@ -275,11 +292,12 @@ def issue_invoices(
     prepared = prepare_issue(
         session, invoices, settings=settings, issued_by=issued_by, issue_date=issue_date
     )
+    documents = list(prepared.figure(session))
     prepared.write(session)
     if render is None:
-        rendered = render_invoices(prepared.documents, renderer=settings.invoice_renderer)
+        rendered = render_invoices(documents, renderer=settings.invoice_renderer)
     else:
-        rendered = render(prepared.documents)
+        rendered = render(documents)
     prepared.store(session, rendered)
 
 
@@ -292,13 +310,14 @@ def prepare_issue(
     issue_date: date | None = None,
     legal: Mapping[int, LegalBasis] | None = None,
 ) -> PreparedIssue:
-    """The first half of :func:`issue_invoices`: aid, numbers and figures given, the
-    documents to render, nothing written yet. The numbers are taken: the caller's
-    transaction must write the documents (:meth:`PreparedIssue.write`), store the PDFs
-    (:meth:`PreparedIssue.store`) and commit, or roll back. A billing run starts the
-    rendering before writing: the render processes wait for the documents, not for the
-    database. ``legal``: the legal bases of the invoices' lines
-    (:func:`~.legal_basis.legal_bases`) when the caller has read them already."""
+    """The first half of :func:`issue_invoices`: aid and numbers given, nothing written
+    yet. The numbers are taken: the caller's transaction must figure the documents
+    (:meth:`PreparedIssue.figure`), write them (:meth:`PreparedIssue.write`), store the
+    PDFs (:meth:`PreparedIssue.store`) and commit, or roll back. A billing run hands
+    each document to the render processes as it is figured, and writes afterwards: they
+    wait for the documents, not for the database. ``legal``: the legal bases of the
+    invoices' lines (:func:`~.legal_basis.legal_bases`) when the caller has read them
+    already."""
     issue_date = issue_date or today_in_paris()
     for invoice in invoices:
         if invoice.status is InvoiceStatus.ISSUED:
@@ -325,12 +344,18 @@ def prepare_issue(
         # What the annex cites, read for all the documents at once.
         if legal is None:
             legal = legal_bases(session, [line for invoice in invoices for line in invoice.lines])
-        items = []
-        for invoice, aid_by_programme in zip(invoices, aid, strict=True):
-            sequence = next(sequences[SERIES[invoice.kind]])
-            document = _number_and_figure(invoice, sequence, settings, issued_by, issue_date, legal)
-            items.append(_Issuing(invoice, document, aid_by_programme))
-    return PreparedIssue(items=items, issued_by=issued_by, issue_date=issue_date, aided=aided)
+    numbered = [
+        (invoice, next(sequences[SERIES[invoice.kind]]), aid_by_programme)
+        for invoice, aid_by_programme in zip(invoices, aid, strict=True)
+    ]
+    return PreparedIssue(
+        numbered=numbered,
+        settings=settings,
+        legal=legal,
+        issued_by=issued_by,
+        issue_date=issue_date,
+        aided=aided,
+    )
 
 
 def _number_and_figure(

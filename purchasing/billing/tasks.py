@@ -17,7 +17,7 @@ import base64
 import dataclasses
 import enum
 import types
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any, Union, get_args, get_origin, get_type_hints
@@ -69,8 +69,9 @@ class CeleryRenderer:
     def __call__(self, documents: Sequence[InvoiceDocument]) -> list[RenderedInvoice]:
         return self.submit(documents)()
 
-    def submit(self, documents: Sequence[InvoiceDocument]) -> Callable[[], list[RenderedInvoice]]:
+    def submit(self, documents: Iterable[InvoiceDocument]) -> Callable[[], list[RenderedInvoice]]:
         """Send ``documents`` to the workers; what to call for the PDFs, in order."""
+        documents = list(documents)  # sent together, as one group of tasks
         slices = [
             [document_to_json(doc) for doc in documents[start : start + self.chunk]]
             for start in range(0, len(documents), self.chunk)
