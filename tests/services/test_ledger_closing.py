@@ -18,6 +18,7 @@ from purchasing.ledger import exports, reports, services
 from purchasing.ledger.models import FiscalYear, FiscalYearStatus, JournalCode, JournalEntry
 from tests.factories import invoice_in_full, make_order, make_product, make_supplier, make_user
 from tests.factories.billing import make_issued_invoice
+from tests.factories.catalog import make_account
 from tests.factories.ledger import (
     fec_records,
     ledger_settings,
@@ -215,6 +216,19 @@ class TestRefusals:
         with pytest.raises(services.UnknownAccount, match="account 1201 is not in the chart"):
             services.close_fiscal_year(
                 session, 2026, actor=None, settings=wrong, today=date(2027, 1, 2)
+            )
+
+        assert self._written(session) == before
+        assert session.get(FiscalYear, 2026).status is FiscalYearStatus.OPEN
+
+    def test_a_heading_of_the_chart_refuses_the_closing(self, session, year_2026):
+        # Once 120 has a sub-account, it heads it: an entry posts to the sub-account.
+        make_account(session, "1201", "Résultat de l'exercice (excédent) - budget annexe")
+        before = self._written(session)
+
+        with pytest.raises(services.UnknownAccount, match="account 120 is a heading"):
+            services.close_fiscal_year(
+                session, 2026, actor=None, settings=ledger_settings(), today=date(2027, 1, 2)
             )
 
         assert self._written(session) == before
