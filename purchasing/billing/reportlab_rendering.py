@@ -164,8 +164,9 @@ def reportlab_pdf(doc: InvoiceDocument, xml: bytes, *, issued_at: datetime) -> b
     legal = f"{doc.seller.name} · SIRET {doc.seller.siret}"
     if doc.seller.vat_number:
         legal += f" · TVA {doc.seller.vat_number}"
+    shown: dict[tuple[str, str], list[tuple[int, str]]] = {}
     for number, placed in enumerate(pages, start=1):
-        page = _Page(canvas)
+        page = _Page(canvas, shown)
         _decorate(page, number, len(pages), running, legal)
         for y, block in placed:
             block.draw(page, y)
@@ -909,7 +910,7 @@ class _Page:
     made ``textOut`` a third of the rendering time.
     """
 
-    def __init__(self, canvas: Canvas) -> None:
+    def __init__(self, canvas: Canvas, shown: dict[tuple[str, str], list[tuple[int, str]]]):
         self.canvas = canvas
         self._doc = canvas._doc
         self._escape = canvas._escape
@@ -918,6 +919,8 @@ class _Page:
         #: (font, size, subset) of the last ``Tf``
         self._font: tuple[str, float, int] | None = None
         self._color: colors.Color | None = None
+        #: The document's texts shown so far, by font and text (see ``_show``).
+        self._shown = shown
 
     def text(self, x: float, baseline: float, text: str, style: Style, *, right: bool = False):
         font = pdfmetrics.getFont(style.font)
@@ -928,12 +931,25 @@ class _Page:
             x -= font.stringWidth(text, style.size)
         code = self._code
         code.append(f"1 0 0 1 {fp_str(x, baseline)} Tm")
-        for subset, chunk in self._runs(font, text):
+        runs = self._shown.get((style.font, text))
+        if runs is None:
+            runs = self._show(font, text)
+            self._shown[style.font, text] = runs
+        for subset, shown in runs:
             if self._font != (style.font, style.size, subset):
                 self._font = (style.font, style.size, subset)
                 name = font.getSubsetInternalName(subset, self._doc)
                 code.append(f"{name} {fp_str(style.size)} Tf")
-            code.append(f"({self._escape(chunk)}) Tj")
+            code.append(shown)
+
+    def _show(self, font: TTFont, text: str) -> list[tuple[int, str]]:
+        """The ``Tj`` operators showing ``text`` in ``font``, with the subset of each.
+
+        Kept for the document, by font and text: a character's code, once given, never
+        changes within a document, and an invoice shows four texts in ten again (the
+        period, unit and rate of each line...), each escaped and looked up anew before.
+        """
+        return [(subset, f"({self._escape(chunk)}) Tj") for subset, chunk in self._runs(font, text)]
 
     def _fill_text(self, color: colors.Color) -> None:
         self._code.append(_fill_operator(color))

@@ -1,5 +1,6 @@
-"""The ReportLab renderer's shortcuts (past ``splitString``, subsets and their objects
-made once, colours written directly) write the very bytes ReportLab writes without them."""
+"""The ReportLab renderer's shortcuts (past ``splitString``, texts shown once per
+document, subsets and their objects made once, colours written directly) write the very
+bytes ReportLab writes without them."""
 
 from __future__ import annotations
 
@@ -33,9 +34,23 @@ def _documents():
             make_line(3, designation=f"Reprise {MANY_CHARACTERS} {NO_BREAK}"),
         ]
     )
+    # Texts the document also draws in bold or in another colour: each shown in its font.
+    yield make_document(
+        [
+            make_line(1, designation="Total TTC", unit="Désignation"),
+            make_line(2, designation="Total HT", unit="Montant HT"),
+        ]
+    )
 
 
-@pytest.mark.parametrize("doc", list(_documents()), ids=["long invoice", "two font subsets"])
+class _KeepsNothing(dict):
+    def __setitem__(self, key, value) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    "doc", list(_documents()), ids=["long invoice", "two font subsets", "texts in two fonts"]
+)
 def test_a_document_drawn_with_the_shortcut_is_byte_for_byte_the_one_without(doc, monkeypatch):
     xml = build_facturx_xml(doc)
     drawn = rendering.reportlab_pdf(doc, xml, issued_at=ISSUED_AT)
@@ -43,7 +58,13 @@ def test_a_document_drawn_with_the_shortcut_is_byte_for_byte_the_one_without(doc
     def every_text_through_split_string(page, font, text):
         return font.splitString(text, page._doc)
 
+    page_init = rendering._Page.__init__
+
+    def nothing_kept(page, canvas, _shown):
+        page_init(page, canvas, _KeepsNothing())
+
     monkeypatch.setattr(rendering._Page, "_runs", every_text_through_split_string)
+    monkeypatch.setattr(rendering._Page, "__init__", nothing_kept)
     assert drawn == rendering.reportlab_pdf(doc, xml, issued_at=ISSUED_AT)
 
 
